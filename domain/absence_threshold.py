@@ -1,0 +1,45 @@
+"""When a child's absence reaches the point at which the LA must arrange education: the 15th school
+day missed in the school year, consecutive or cumulative, counting recorded days and the expected
+absence still to come."""
+
+from datetime import date, timedelta
+
+from domain.school_calendar import SchoolCalendar, academic_year_of
+
+
+def absence_days_in_year(
+    *,
+    recorded: list[date],
+    first_day_of_absence: date,
+    expected_return: date | None,
+    calendar: SchoolCalendar,
+    threshold: int,
+) -> list[date]:
+    """Recorded and projected school days of absence in the academic year of the first day, sorted.
+
+    The current spell of absence is projected from the day after the last recorded day (or from the
+    first day, if none is recorded) to the day before the expected return; with no expected return it
+    runs on until the threshold is reached (the school said the absence is open-ended). Earlier spells
+    count only by their recorded days: a child who came back in between was not absent.
+    """
+    year = academic_year_of(first_day_of_absence)
+    days = {d for d in recorded if academic_year_of(d) == year and calendar.is_school_day(d)}
+    day = max([first_day_of_absence - timedelta(days=1), *days])
+    while True:
+        try:
+            day = calendar.add_school_days(day, 1)
+        except ValueError:  # beyond the calendar we hold: project no further
+            break
+        if academic_year_of(day) != year:
+            break
+        if expected_return is not None and day >= expected_return:
+            break
+        days.add(day)
+        if expected_return is None and len(days) >= threshold:
+            break
+    return sorted(days)
+
+
+def threshold_date(days: list[date], threshold: int) -> date | None:
+    """The school day on which the `threshold`-th day of absence falls, or None if it is not reached."""
+    return days[threshold - 1] if len(days) >= threshold else None

@@ -1,0 +1,40 @@
+"""What a rule needs besides the case itself: the calendar, the clocks, the rates and the time now."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from domain.case_rules import CaseRules
+from domain.recoupment import RecoupmentRates
+from domain.school_calendar import SchoolCalendar
+from domain.statutory_clocks import ClockSettings
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    calendar: SchoolCalendar
+    clocks: ClockSettings
+    rates: RecoupmentRates
+    now: datetime
+
+    @classmethod
+    def from_rules(cls, rules: CaseRules, now: datetime) -> "CaseContext":
+        return cls(SchoolCalendar(rules.calendar), rules.clocks, rules.rates, now)
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+    def after(self, start: date, school_days: int) -> date:
+        """The school day `school_days` school days after `start`."""
+        return self.calendar.add_school_days(start, school_days)
+
+    def before(self, end: date, school_days: int) -> date:
+        """The school day `school_days` school days before `end` (bounded search)."""
+        day, found = end, 0
+        for _ in range(school_days * 7 + 60):
+            day -= timedelta(days=1)
+            if self.calendar.is_school_day(day):
+                found += 1
+                if found == school_days:
+                    return day
+        raise ValueError(f"no school day {school_days} school days before {end}")
