@@ -1,0 +1,150 @@
+"""Content-addressed, encrypted document storage.
+
+A document's reference is `doc-<sha256 of its plaintext>`. Its file
+`<root>/<ab>/<cd>/<sha256>.bin` holds one encrypted blob (AES-256-GCM, the reference as
+associated data) whose plaintext is the content type followed by the document bytes, so a stolen
+storage folder reveals neither contents nor types; file names are hashes of content, not of people.
+Writes are atomic (temporary file + `os.replace`) and idempotent (the same content is stored once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import filetype
+
+from domain.document_models import DOC_REF_PATTERN, StoredDocument
+from infra.encryption import Keyring
+
+PDF = "application/pdf"
+PNG = "image/png"
+JPEG = "image/jpeg"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PLAIN_TEXT = "text/plain"
+ALLOWED_CONTENT_TYPES: frozenset[str] = frozenset({PDF, PNG, JPEG, DOCX, PLAIN_TEXT})
+
+_DOC_REF = re.compile(DOC_REF_PATTERN)
+_ENVELOPE_MAGIC = b"CWD1"
+_TEXT_SNIFF_BYTES = 64 * 1024
+
+
+class DocumentNotFound(LookupError):
+    def __init__(self, doc_ref: str) -> None:
+        super().__init__(f"document {doc_ref} is not stored")
+        self.doc_ref = doc_ref
+
+
+class DocumentCorrupted(Exception):
+    def __init__(self, doc_ref: str) -> None:
+        super().__init__(f"document {doc_ref} failed its integrity check")
+        self.doc_ref = doc_ref
+
+
+def doc_ref_for(data: bytes) -> str:
+    return "doc-" + hashlib.sha256(data).hexdigest()
+
+
+def sniff_content_type(data: bytes) -> str | None:
+    """The content type judged from the bytes themselves, never from a file name.
+
+    Returns a MIME type (which may be outside `ALLOWED_CONTENT_TYPES`, e.g.
+    `application/x-msdownload` for a renamed executable, so callers can say what they refused),
+    `text/plain` for UTF-8 text without control characters, or None when unknown."""
+    if not data:
+        return None
+    kind = filetype.guess(data)
+    if kind is not None:
+        return kind.mime
+    return PLAIN_TEXT if _looks_like_text(data[:_TEXT_SNIFF_BYTES]) else None
+
+
+def _looks_like_text(sample: bytes) -> bool:
+    if b"\x00" in sample:
+        return False
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut off at the end of the sample is still text.
+        if exc.start < len(sample) - 3:
+            return False
+        text = sample[: exc.start].decode("utf-8")
+    return not any(ord(ch) < 32 and ch not in "\t\n\r\f" or ord(ch) == 127 for ch in text)
+
+
+class DocumentStore:
+    def __init__(self, root: Path, keyring: Keyring) -> None:
+        self.root = Path(root)
+        self.keyring = keyring
+
+    def path_for(self, doc_ref: str) -> Path:
+        digest = _digest_of(doc_ref)
+        return self.root / digest[:2] / digest[2:4] / f"{digest}.bin"
+
+    def put(self, data: bytes, *, content_type: str) -> StoredDocument:
+        doc_ref = doc_ref_for(data)
+        stored = StoredDocument(doc_ref=doc_ref, content_type=content_type, size_bytes=len(data))
+        path = self.path_for(doc_ref)
+        if path.exists():
+            return stored
+        ctype = content_type.encode("utf-8")
+        if len(ctype) > 255:
+            raise ValueError("content type too long")
+        envelope = _ENVELOPE_MAGIC + bytes([len(ctype)]) + ctype + data
+        blob = self.keyring.encrypt(envelope, context=doc_ref)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(blob)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        return stored
+
+    def get(self, doc_ref: str) -> tuple[bytes, str]:
+        """The document's bytes and content type, after checking them against the reference."""
+        path = self.path_for(doc_ref)
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            raise DocumentNotFound(doc_ref) from None
+        envelope = self.keyring.decrypt(blob, context=doc_ref)
+        if not envelope.startswith(_ENVELOPE_MAGIC) or len(envelope) < len(_ENVELOPE_MAGIC) + 1:
+            raise DocumentCorrupted(doc_ref)
+        offset = len(_ENVELOPE_MAGIC)
+        ctype_len = envelope[offset]
+        content_type = envelope[offset + 1 : offset + 1 + ctype_len].decode("utf-8")
+        data = envelope[offset + 1 + ctype_len :]
+        if doc_ref_for(data) != doc_ref:
+            raise DocumentCorrupted(doc_ref)
+        return data, content_type
+
+    def exists(self, doc_ref: str) -> bool:
+        return self.path_for(doc_ref).is_file()
+
+    def erase(self, doc_ref: str) -> bool:
+        """Delete a document (retention, subject erasure). True if there was one to delete."""
+        path = self.path_for(doc_ref)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        for folder in (path.parent, path.parent.parent):
+            try:
+                folder.rmdir()  # only succeeds when empty
+            except OSError:
+                break
+        return True
+
+
+def _digest_of(doc_ref: str) -> str:
+    if not _DOC_REF.match(doc_ref):
+        raise ValueError("not a document reference (expected doc-<sha256 hex>)")
+    return doc_ref[4:]

@@ -1,0 +1,88 @@
+"""The service's one settings object, read from environment variables (prefix `CASEWORK_`,
+nested with `__`, e.g. `CASEWORK_CLOCKS__ABSENCE_THRESHOLD_DAYS=10`) and an optional `.env` file."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import EmailStr, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.recoupment import RecoupmentRates
+from domain.statutory_clocks import ClockSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CASEWORK_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    environment: str = Field("development", pattern="^(development|production|test)$")
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    log_format: str = Field("console", pattern="^(console|json)$")
+
+    # Temporal: the same worker runs on the dev server, a self-hosted cluster or Temporal Cloud.
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "casework"
+    temporal_tls_cert: Path | None = Field(None, description="Client certificate (PEM) for mTLS")
+    temporal_tls_key: Path | None = Field(None, description="Client private key (PEM) for mTLS")
+    temporal_api_key: SecretStr | None = Field(None, description="API key, e.g. for Temporal Cloud")
+
+    # Read model (SQLite by default; PostgreSQL in production).
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'casework.db'}"
+
+    # Email: SMTP when a host is set, else a local outbox folder a person can read.
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    mail_from: EmailStr = "inclusion-service@council.example.gov.uk"
+    outbox_dir: Path = PROJECT_ROOT / "var" / "outbox"
+    officer_mail_domain: str = "council.example.gov.uk"
+    supervisor_mailbox: EmailStr = "inclusion-supervisors@council.example.gov.uk"
+    school_mailbox_template: str = Field("office.{urn}@schools.example.org", description="{urn} is replaced")
+
+    # Documents.
+    document_dir: Path = PROJECT_ROOT / "var" / "documents"
+    max_document_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+
+    # The rules of the service.
+    school_calendar_file: Path | None = Field(None, description="Term dates TOML; none = the shipped file")
+    clocks: ClockSettings = ClockSettings()
+    recoupment: RecoupmentRates = RecoupmentRates()
+
+    # API.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    ui_origin: str = "http://localhost:8233"
+
+    # Payload and document encryption: "key-id:base64-32-bytes" pairs, comma separated; the first encrypts.
+    encryption_keys: SecretStr | None = None
+
+    @field_validator("temporal_tls_cert", "temporal_tls_key", "school_calendar_file")
+    @classmethod
+    def _file_exists(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError(f"file not found: {v}")
+        return v
+
+
+class ConfigurationError(SystemExit):
+    """Raised at start with one clear line naming the bad setting, instead of a traceback."""
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "CASEWORK_" + "__".join(str(p).upper() for p in first["loc"])
+        raise ConfigurationError(f"configuration error: {name}: {first['msg']}") from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()

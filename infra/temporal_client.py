@@ -1,0 +1,69 @@
+"""The Temporal client the worker, the API and the CLI share: same data converter everywhere
+(pydantic JSON, plus the payload encryption codec when keys are configured), and the same
+connection options for the dev server, a self-hosted cluster (mTLS) or Temporal Cloud (API key)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.service import TLSConfig
+
+from infra.settings import ConfigurationError
+
+if TYPE_CHECKING:
+    from infra.settings import Settings
+
+
+class TemporalConnectionError(RuntimeError):
+    """The Temporal server could not be reached; the message names the address."""
+
+
+def build_data_converter(settings: Settings) -> DataConverter:
+    """pydantic JSON payloads; encrypted with the service's keyring when `encryption_keys` is set."""
+    try:
+        from infra.payload_codec import codec_from_settings
+    except ModuleNotFoundError as exc:
+        # Only while infra/payload_codec.py is being written. Never run unencrypted when keys are
+        # configured: that would silently put personal data into Temporal's history in the clear.
+        if exc.name != "infra.payload_codec" or settings.encryption_keys is not None:
+            raise
+        return pydantic_data_converter
+    codec = codec_from_settings(settings)
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """mTLS from the cert/key files; plain TLS for an API key (Temporal Cloud); else no TLS."""
+    cert, key = settings.temporal_tls_cert, settings.temporal_tls_key
+    if (cert is None) != (key is None):
+        missing = "CASEWORK_TEMPORAL_TLS_KEY" if key is None else "CASEWORK_TEMPORAL_TLS_CERT"
+        raise ConfigurationError(f"configuration error: {missing}: TLS needs both client certificate and key")
+    if cert is not None and key is not None:
+        return TLSConfig(client_cert=cert.read_bytes(), client_private_key=key.read_bytes())
+    return settings.temporal_api_key is not None
+
+
+async def connect_client(settings: Settings) -> Client:
+    """Connect to Temporal as configured; a failure raises TemporalConnectionError naming the address."""
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    try:
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=build_data_converter(settings),
+            tls=tls_config(settings),
+            api_key=api_key,
+        )
+    except ConfigurationError:
+        raise
+    except Exception as exc:
+        raise TemporalConnectionError(
+            f"cannot connect to Temporal at {settings.temporal_address} "
+            f"(namespace {settings.temporal_namespace}): {exc}"
+        ) from exc
