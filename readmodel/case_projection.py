@@ -1,0 +1,277 @@
+"""Turning a case's `CaseView` into read-model rows, and writing them.
+
+The workflow is the source of truth; these rows are what the API lists from. Names, dates of birth,
+contact details and health detail go only into `CaseRow.personal`, encrypted with the keyring and
+bound to the case reference (a blob copied to another row does not decrypt). Everything else in the
+rows is non-personal: lists, filters and reports never need to decrypt.
+
+`write_case_view` is safe to retry and to run out of order: a view older than the stored one
+(lower `state.version`) changes nothing, timeline events are inserted once, and the case's task rows
+are replaced by the view's pending tasks. It works the same on SQLite and PostgreSQL: the first
+statement is a guarded `UPDATE` (which takes the row lock on PostgreSQL and the write lock on
+SQLite), then an `INSERT` for a new case (a concurrent insert of the same case is caught in a
+savepoint and retried as an update)."""
+
+import json
+import unicodedata
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from domain.case_state import CaseState, CaseView, PendingTask, TimelineEvent
+from domain.people import Child
+from domain.provision import Provision
+from readmodel.tables import CaseRow, TaskRow, TimelineRow
+
+PERSONAL_FORMAT = 1
+RETENTION_YEARS = 25
+
+
+class CaseKeyring(Protocol):
+    """What the projection needs from `infra.encryption.Keyring`."""
+
+    def encrypt(self, plaintext: bytes, *, context: str) -> bytes: ...
+
+    def decrypt(self, blob: bytes, *, context: str) -> bytes: ...
+
+    def keyed_hash(self, value: str) -> str: ...
+
+
+# ------------------------------------------------------------------------------------------------
+# Personal data
+# ------------------------------------------------------------------------------------------------
+
+
+def personal_context(case_ref: str) -> str:
+    """The encryption context of a case's personal column (bound as associated data)."""
+    return f"readmodel.cases.personal:{case_ref}"
+
+
+def personal_payload(state: CaseState) -> dict[str, Any]:
+    """The personal and health data of a case, as stored (encrypted) in `CaseRow.personal`.
+
+    Keys: format, child, parent, health_summary, notes, professionals, decision_reason, plus the
+    other free-text reasons that may carry health detail (part_time_health_reason, close_reason)."""
+    return {
+        "format": PERSONAL_FORMAT,
+        "child": state.child.model_dump(mode="json"),
+        "parent": state.parent.model_dump(mode="json"),
+        "health_summary": state.health_summary,
+        "notes": [n.model_dump(mode="json") for n in state.notes],
+        "professionals": [p.model_dump(mode="json") for p in state.professionals],
+        "decision_reason": state.decision_reason,
+        "part_time_health_reason": state.part_time_health_reason,
+        "close_reason": state.close_reason,
+    }
+
+
+def encrypt_personal(state: CaseState, keyring: CaseKeyring) -> bytes:
+    plaintext = json.dumps(personal_payload(state), separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return keyring.encrypt(plaintext, context=personal_context(state.case_ref))
+
+
+def decrypt_personal(row: CaseRow, keyring: CaseKeyring) -> dict[str, Any]:
+    """The personal data of a stored case (see `personal_payload` for the keys). Record the read."""
+    return json.loads(keyring.decrypt(row.personal, context=personal_context(row.case_ref)))
+
+
+def _normalise_name(name: str) -> str:
+    """Case, accents, spacing and punctuation do not matter: "O'Brien  Zoë" == "obrien zoe"."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "".join(c for c in letters.casefold() if c.isalnum())
+
+
+def child_key(keyring: CaseKeyring, child: Child, school_urn: str) -> str:
+    """Keyed hash (hex, 64 chars) identifying a child at a school without storing who they are.
+
+    The same child notified twice by the same school gets the same key, however the names are
+    spelt in case, accents, spaces or punctuation; the API uses it to find an open case."""
+    value = "|".join(
+        (
+            _normalise_name(child.family_name),
+            _normalise_name(child.given_name),
+            child.date_of_birth.isoformat(),
+            school_urn.strip(),
+        )
+    )
+    return keyring.keyed_hash(value)
+
+
+def retain_until(date_of_birth: date) -> date:
+    """The child's 25th birthday (born 29 February: 1 March in a common year)."""
+    try:
+        return date_of_birth.replace(year=date_of_birth.year + RETENTION_YEARS)
+    except ValueError:
+        return date(date_of_birth.year + RETENTION_YEARS, 3, 1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Rows
+# ------------------------------------------------------------------------------------------------
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC (a naive datetime is taken to be UTC already)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def provision_kinds_on(provisions: list[Provision], on: date) -> str:
+    """The kinds of the provision lines running on a date, sorted, comma-joined ("" if none)."""
+    kinds = {
+        p.kind.value for p in provisions if p.start_date <= on and (p.end_date is None or on <= p.end_date)
+    }
+    return ",".join(sorted(kinds))
+
+
+def case_row(view: CaseView, keyring: CaseKeyring, now: datetime) -> CaseRow:
+    """The `cases` row of a view, as of `now` (which also decides which provision is running)."""
+    state = view.state
+    now = _utc(now)
+    return CaseRow(
+        case_ref=state.case_ref,
+        version=state.version,
+        school_urn=state.school_urn,
+        stage=state.stage.value,
+        officer=state.officer,
+        opened_at=_utc(state.opened_at),
+        first_day_of_absence=state.first_day_of_absence,
+        threshold_date=state.threshold_date,
+        provision_started_on=state.provision_started_on,
+        next_deadline=view.next_deadline,
+        overdue=view.overdue,
+        stalled=state.stalled,
+        last_progress_on=state.last_progress_on,
+        provision_kinds=provision_kinds_on(state.provisions, now.date()),
+        close_outcome=state.close_outcome.value if state.close_outcome is not None else None,
+        closed_on=state.closed_on,
+        child_key=child_key(keyring, state.child, state.school_urn),
+        personal=encrypt_personal(state, keyring),
+        retain_until=retain_until(state.child.date_of_birth),
+        updated_at=now,
+    )
+
+
+def timeline_row(case_ref: str, event: TimelineEvent) -> TimelineRow:
+    return TimelineRow(
+        case_ref=case_ref,
+        seq=event.seq,
+        at=_utc(event.at),
+        actor_role=_clip(event.actor.role.value, 20),
+        actor_name=_clip(event.actor.name, 100),
+        action=_clip(event.action, 64),
+        summary=_clip(event.summary, 500),
+    )
+
+
+def timeline_rows(view: CaseView) -> list[TimelineRow]:
+    return [timeline_row(view.state.case_ref, e) for e in view.state.timeline]
+
+
+def task_row(state: CaseState, task: PendingTask) -> TaskRow:
+    role = task.assignee_role.value if hasattr(task.assignee_role, "value") else str(task.assignee_role)
+    return TaskRow(
+        case_ref=state.case_ref,
+        task_id=_clip(task.id, 100),
+        school_urn=state.school_urn,
+        kind=task.kind.value,
+        description=_clip(task.description, 500),
+        assignee_role=_clip(role, 20),
+        assignee=task.assignee,
+        due_on=task.due_on,
+        overdue=task.overdue,
+        escalated=task.escalated,
+    )
+
+
+def task_rows(view: CaseView) -> list[TaskRow]:
+    rows: dict[str, TaskRow] = {}
+    for task in view.pending_tasks:
+        row = task_row(view.state, task)
+        rows.setdefault(row.task_id, row)  # a task id appears once per case
+    return list(rows.values())
+
+
+def _values(row: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A row's column values as a dict for Core statements."""
+    return {c.name: getattr(row, c.name) for c in type(row).__table__.columns if c.name not in exclude}
+
+
+# ------------------------------------------------------------------------------------------------
+# Writing
+# ------------------------------------------------------------------------------------------------
+
+
+def write_case_view(session: Session, view: CaseView, keyring: CaseKeyring, now: datetime) -> bool:
+    """Upsert a case's rows in the session's transaction (the caller commits).
+
+    Returns False, changing nothing, when the stored row is newer (a higher version): an
+    out-of-order or late retry never rolls the read model back. Otherwise updates or inserts the
+    case row, inserts the timeline events not yet stored, replaces the case's task rows, and
+    returns True."""
+    row = case_row(view, keyring, now)
+    values = _values(row)
+    ref = row.case_ref
+
+    if not _upsert_case(session, values):
+        return False
+
+    stored_seqs = set(session.scalars(select(TimelineRow.seq).where(TimelineRow.case_ref == ref)))
+    new_events = [_values(r) for r in timeline_rows(view) if r.seq not in stored_seqs]
+    if new_events:
+        session.execute(insert(TimelineRow), new_events)
+
+    session.execute(delete(TaskRow).where(TaskRow.case_ref == ref))
+    tasks = [_values(r) for r in task_rows(view)]
+    if tasks:
+        session.execute(insert(TaskRow), tasks)
+    return True
+
+
+class ProjectionContended(RuntimeError):
+    """Concurrent writers kept changing the case row; a retry will succeed (it is not bad data)."""
+
+
+def _upsert_case(session: Session, values: dict[str, Any], attempts: int = 5) -> bool:
+    """Update the case row unless the stored one is newer, or insert it; False when it is newer.
+
+    Between our statements another transaction may insert or update the row (PostgreSQL, read
+    committed); each round re-reads what is committed, so this settles in a round or two."""
+    for _ in range(attempts):
+        if _update_if_not_newer(session, values):
+            return True
+        stored = _stored_version(session, values["case_ref"])
+        if stored is not None:
+            if stored > values["version"]:
+                return False  # the stored projection is newer: ignore this one
+            continue  # it appeared (or changed) since our update: update it now
+        try:
+            with session.begin_nested():
+                session.execute(insert(CaseRow).values(**values))
+            return True
+        except IntegrityError:
+            if _stored_version(session, values["case_ref"]) is None:
+                raise  # not a concurrent insert of this case: the data itself is refused
+            # another writer inserted the case first: update theirs
+    raise ProjectionContended(f"case {values['case_ref']}: the row kept changing under concurrent writers")
+
+
+def _update_if_not_newer(session: Session, values: dict[str, Any]) -> bool:
+    statement = (
+        update(CaseRow)
+        .where(CaseRow.case_ref == values["case_ref"], CaseRow.version <= values["version"])
+        .values(**{k: v for k, v in values.items() if k != "case_ref"})
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).rowcount > 0
+
+
+def _stored_version(session: Session, case_ref: str) -> int | None:
+    return session.scalar(select(CaseRow.version).where(CaseRow.case_ref == case_ref))

@@ -1,0 +1,161 @@
+"""The SQL read model the API lists from. The workflow is the source of truth; these rows are
+projections of it (plus the few things only the API owns: access keys, access records, idempotency).
+
+Personal data (names, dates of birth, contact details, health notes) is never stored in the clear:
+`CaseRow.personal` holds it encrypted with the service's keyring. Lists need none of it."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class CaseRow(SQLModel, table=True):
+    __tablename__ = "cases"
+
+    case_ref: str = Field(primary_key=True, max_length=20)
+    version: int = Field(default=0, description="Projection version; older projections are ignored")
+    school_urn: str = Field(index=True, max_length=6)
+    stage: str = Field(index=True, max_length=32)
+    officer: str | None = Field(default=None, index=True, max_length=64)
+    opened_at: datetime
+    first_day_of_absence: date
+    threshold_date: date | None = None
+    provision_started_on: date | None = None
+    next_deadline: date | None = Field(default=None, index=True)
+    overdue: bool = Field(default=False, index=True)
+    stalled: bool = Field(default=False, index=True)
+    last_progress_on: date
+    provision_kinds: str = Field(default="", description="Comma-separated provision kinds running now")
+    close_outcome: str | None = None
+    closed_on: date | None = None
+    child_key: str = Field(index=True, max_length=64, description="Keyed hash of child+school for de-duplication")
+    personal: bytes = Field(description="Encrypted JSON: child, parent, health summary, notes")
+    retain_until: date | None = Field(default=None, description="Erase after this date once closed")
+    updated_at: datetime
+
+
+class TimelineRow(SQLModel, table=True):
+    __tablename__ = "timeline_events"
+
+    case_ref: str = Field(primary_key=True, max_length=20)
+    seq: int = Field(primary_key=True)
+    at: datetime = Field(index=True)
+    actor_role: str = Field(max_length=20)
+    actor_name: str = Field(max_length=100)
+    action: str = Field(max_length=64)
+    summary: str = Field(max_length=500)
+
+
+class TaskRow(SQLModel, table=True):
+    __tablename__ = "tasks"
+
+    case_ref: str = Field(primary_key=True, max_length=20)
+    task_id: str = Field(primary_key=True, max_length=100)
+    school_urn: str = Field(index=True, max_length=6)
+    kind: str = Field(max_length=40)
+    description: str = Field(max_length=500)
+    assignee_role: str = Field(index=True, max_length=20)
+    assignee: str | None = Field(default=None, index=True, max_length=64)
+    due_on: date = Field(index=True)
+    overdue: bool = Field(default=False, index=True)
+    escalated: bool = False
+
+
+class LedgerEntry(SQLModel, table=True):
+    """A recoupment charge to a school. The idempotency key makes a retried posting a no-op."""
+
+    __tablename__ = "ledger_entries"
+
+    idempotency_key: str = Field(primary_key=True, max_length=200)
+    case_ref: str = Field(index=True, max_length=20)
+    school_urn: str = Field(index=True, max_length=6)
+    period: str = Field(index=True, max_length=40)
+    from_date: date
+    to_date: date
+    school_days: int
+    key_stage: str = Field(max_length=10)
+    amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    posted_at: datetime
+
+
+class SentEmail(SQLModel, table=True):
+    """Mail already handed to SMTP or the outbox: a retried activity finds it here and sends nothing."""
+
+    __tablename__ = "sent_emails"
+
+    idempotency_key: str = Field(primary_key=True, max_length=200)
+    case_ref: str = Field(index=True, max_length=20)
+    template: str = Field(max_length=40)
+    message_id: str = Field(max_length=200)
+    via: str = Field(max_length=10, description="smtp or outbox")
+    sent_at: datetime
+
+
+class DocumentRow(SQLModel, table=True):
+    """Metadata of a stored document; the bytes live encrypted in document storage."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("case_ref", "doc_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    doc_ref: str = Field(index=True, max_length=80)
+    case_ref: str = Field(index=True, max_length=20)
+    content_type: str = Field(max_length=100)
+    size_bytes: int
+    kind: str = Field(max_length=40)
+    stored_by: str = Field(max_length=100)
+    stored_at: datetime
+
+
+class ApiKey(SQLModel, table=True):
+    """A bearer token, stored only as its SHA-256 hash."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=100)
+    role: str = Field(max_length=20)
+    school_urns: str = Field(default="", description="Comma-separated URNs a school key may see")
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """`Idempotency-Key` of a POST /cases, so a repeated notification finds the case it opened."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: str = Field(primary_key=True, max_length=200)
+    api_key_name: str = Field(primary_key=True, max_length=100)
+    case_ref: str = Field(max_length=20)
+    created_at: datetime
+
+
+class AccessRecord(SQLModel, table=True):
+    """Who read a case's health data or documents, and when."""
+
+    __tablename__ = "access_records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor_role: str = Field(max_length=20)
+    actor_name: str = Field(max_length=100)
+    case_ref: str = Field(index=True, max_length=20)
+    what: str = Field(max_length=200)
+
+
+class ErasureTombstone(SQLModel, table=True):
+    """What remains of an erased case: non-identifying figures for statistics."""
+
+    __tablename__ = "erasure_tombstones"
+
+    case_ref: str = Field(primary_key=True, max_length=20)
+    school_urn: str = Field(max_length=6)
+    opened_on: date
+    closed_on: date | None
+    close_outcome: str | None
+    provision_kinds: str
+    erased_at: datetime
