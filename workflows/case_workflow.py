@@ -1,0 +1,324 @@
+"""One child's medical-absence case, from the school's notification to closure, as one durable workflow.
+
+The rules live in `domain/`; this class only sequences them:
+- every command is a workflow update named by its `Action`; a validator refuses a command that does
+  not fit the case before it enters history;
+- the case sleeps until its earliest alarm (reminders, chasers, escalations, term-end charges), all
+  derived from the state, so a moved deadline moves its timer;
+- side effects (email, documents, ledger, read model) are activities;
+- search attributes are kept current for supervisors; the case continues-as-new when history grows.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from domain import case_transitions as transitions
+    from domain import search_attributes as sa
+    from domain.case_alarms import Alarm, fire, unfired_alarms
+    from domain.case_commands import OpenCase
+    from domain.case_context import CaseContext
+    from domain.case_effects import Effects, record_event
+    from domain.case_rules import CaseRules, CaseRulesRequest
+    from domain.case_state import CaseResult, CaseState, CaseView, SupervisorAlert
+    from domain.document_models import GeneratedDocument, StoredDocument
+    from domain.email_models import EmailReceipt, EmailRequest
+    from domain.ledger_models import PostingReceipt, RecoupmentPosting
+    from domain.pending_tasks import pending_tasks
+    from domain.school_calendar import SchoolCalendar, academic_year_of
+    from domain.stages import Action, Stage, allowed_actions
+
+_EMAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["BadEmailData"],
+)
+_DATABASE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+_QUICK = timedelta(seconds=30)
+# A read-model write is tried briefly inside a command; if the database is down the command still
+# answers and the main loop keeps retrying until the projection catches up.
+_PROJECTION_IN_COMMAND = timedelta(seconds=10)
+_PROJECTION_RETRY_EVERY = timedelta(seconds=30)
+# How far ahead the calendar must reach before it is reloaded with later school years.
+_CALENDAR_MARGIN = timedelta(days=200)
+
+
+@workflow.defn
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, case: OpenCase) -> None:
+        self._input = case.model_copy(update={"carried_state": None})
+        if case.carried_state is not None:
+            self.state = CaseState.model_validate(case.carried_state)
+        else:
+            now = workflow.now()
+            self.state = CaseState(
+                case_ref=case.case_ref,
+                opened_at=now,
+                school_urn=case.school_urn,
+                child=case.child,
+                parent=case.parent,
+                reason=case.reason,
+                health_summary=case.health_summary,
+                first_day_of_absence=case.first_day_of_absence,
+                expected_return=case.expected_return,
+                absence_days=sorted(set(case.absence_days)),
+                last_progress_on=now.date(),
+            )
+            record_event(self.state, at=now, actor=case.actor, action="notified",
+                         summary=f"absence notified by school {case.school_urn}")
+        self._rules: CaseRules | None = None
+        self._calendar: SchoolCalendar | None = None
+        self._lock = asyncio.Lock()
+        self._wake = False
+        self._projection_stale = True
+        self._background: list[asyncio.Task] = []
+        self._search_attributes: dict[str, object] = {}
+
+    # --- the case's life ---------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, case: OpenCase) -> CaseResult:
+        await self._load_rules()
+        if case.carried_state is None:
+            async with self._lock:
+                transitions.refresh_threshold(self.state, self._ctx())
+        await self._publish()
+        while self.state.stage is not Stage.CLOSED:
+            if workflow.info().is_continue_as_new_suggested():
+                await self._drain()
+                carried = self.state.model_dump(mode="json")
+                workflow.continue_as_new(self._input.model_copy(update={"carried_state": carried}))
+            await self._sleep_until_next_alarm()
+            async with self._lock:
+                await self._fire_due_alarms()
+                if self._calendar_running_out():
+                    await self._load_rules()
+            if self._projection_stale:
+                await self._publish()
+        await self._drain()
+        await self._publish(wait=True)
+        return CaseResult(case_ref=self.state.case_ref, outcome=self.state.close_outcome,
+                          closed_on=self.state.closed_on, recoupment_total=str(self._recouped()))
+
+    async def _sleep_until_next_alarm(self) -> None:
+        alarms = unfired_alarms(self.state, self._ctx())
+        timeout: timedelta | None = None
+        summary = "waiting for the next command"
+        if alarms:
+            timeout = max(alarms[0].fires_at(self._ctx()) - workflow.now(), timedelta(0))
+            summary = f"next: {alarms[0].kind} on {alarms[0].fires_on.isoformat()}"
+        if self._projection_stale:
+            timeout = min(timeout or _PROJECTION_RETRY_EVERY, _PROJECTION_RETRY_EVERY)
+        if timeout == timedelta(0):
+            return
+        try:
+            await workflow.wait_condition(
+                lambda: self._wake or workflow.info().is_continue_as_new_suggested(),
+                timeout=timeout,
+                timeout_summary=summary,
+            )
+        except asyncio.TimeoutError:
+            pass
+        self._wake = False
+
+    async def _fire_due_alarms(self) -> None:
+        """Fire every alarm that is due, one at a time: each may move the others."""
+        for _ in range(100):
+            ctx = self._ctx()
+            due: list[Alarm] = [a for a in unfired_alarms(self.state, ctx) if a.fires_at(ctx) <= ctx.now]
+            if not due or self.state.stage is Stage.CLOSED:
+                return
+            effects = fire(self.state, due[0], ctx)
+            workflow.logger.info("timer fired", extra={"alarm": due[0].kind, "case_ref": self.state.case_ref})
+            await self._carry_out(effects)
+            self._projection_stale = True
+
+    async def _drain(self) -> None:
+        """Let every update handler and background side effect finish before the run ends."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        while self._background:
+            pending, self._background = self._background, []
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # --- commands ----------------------------------------------------------------------------------
+
+    @workflow.update(dynamic=True)
+    async def command(self, name: str, args: Sequence[RawValue]) -> CaseView:
+        action, cmd = self._decode(name, args)
+        await workflow.wait_condition(lambda: self._rules is not None)
+        async with self._lock:
+            try:
+                effects = transitions.apply(self.state, action, cmd, self._ctx())
+            except transitions.CommandRejected as rejected:
+                raise _rejection(rejected) from None
+            await self._carry_out(effects)
+            self._wake = True
+        await self._publish()
+        return self.view()
+
+    @command.validator
+    def _validate_command(self, name: str, args: Sequence[RawValue]) -> None:
+        action, cmd = self._decode(name, args)
+        try:
+            transitions.check(self.state, action, cmd, self._ctx() if self._rules else None)
+        except transitions.CommandRejected as rejected:
+            raise _rejection(rejected) from None
+
+    def _decode(self, name: str, args: Sequence[RawValue]) -> tuple[Action, object]:
+        try:
+            action = Action(name)
+        except ValueError:
+            raise ApplicationError(f"unknown action '{name}'", type="UnknownAction", non_retryable=True) from None
+        if len(args) != 1:
+            raise ApplicationError(f"'{name}' takes exactly one argument", type="InvalidCommand", non_retryable=True)
+        model = transitions.COMMAND_TYPES[action]
+        try:
+            cmd = workflow.payload_converter().from_payload(args[0].payload, model)
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise ApplicationError(_describe_invalid(exc), type="InvalidCommand", non_retryable=True) from None
+        return action, cmd
+
+    @workflow.query
+    def view(self) -> CaseView:
+        """The whole case now, with what it is waiting on."""
+        tasks = pending_tasks(self.state, self._ctx()) if self._rules else []
+        return CaseView(
+            state=self.state,
+            pending_tasks=tasks,
+            allowed_actions=allowed_actions(self.state.stage),
+            next_deadline=min((t.due_on for t in tasks), default=None),
+            overdue=any(t.overdue for t in tasks),
+        )
+
+    # --- side effects ------------------------------------------------------------------------------
+
+    async def _carry_out(self, effects: Effects) -> None:
+        for document in effects.documents:
+            stored = await workflow.execute_activity(
+                "store_generated_document", document, result_type=StoredDocument,
+                start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
+            )
+            if self.state.reintegration is not None and document.kind == "reintegration_plan":
+                self.state.reintegration.plan_document_ref = stored.doc_ref
+        for mail in effects.emails:
+            self._spawn(self._send(mail))
+        if effects.recoupment:
+            self.state.recoupment_lines += effects.recoupment
+            posting = RecoupmentPosting(lines=effects.recoupment)
+            self._spawn(workflow.execute_activity(
+                "post_recoupment", posting, result_type=PostingReceipt,
+                start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
+            ))
+
+    def _spawn(self, work: Awaitable) -> None:
+        self._background = [t for t in self._background if not t.done()]
+        self._background.append(asyncio.ensure_future(work))
+
+    async def _send(self, mail: EmailRequest) -> None:
+        """Mail is retried until SMTP answers; mail that can never be sent is raised on the case."""
+        try:
+            await workflow.execute_activity(
+                "send_email", mail, result_type=EmailReceipt,
+                start_to_close_timeout=_QUICK, retry_policy=_EMAIL_RETRY,
+            )
+        except ActivityError as error:
+            cause = error.cause.message if isinstance(error.cause, ApplicationError) else "failed"
+            self.state.alerts.append(SupervisorAlert(
+                kind="email_failed", raised_on=workflow.now().date(),
+                detail=f"{mail.template.value} could not be sent: {cause}",
+            ))
+            self._projection_stale = True
+            self._wake = True
+
+    async def _publish(self, *, wait: bool = False) -> None:
+        """Bring search attributes and the read model up to date with the state."""
+        view = self.view()
+        self._upsert_search_attributes(view)
+        try:
+            await workflow.execute_activity(
+                "project_case", view,
+                start_to_close_timeout=_QUICK,
+                schedule_to_close_timeout=None if wait else _PROJECTION_IN_COMMAND,
+                retry_policy=_DATABASE_RETRY,
+            )
+            self._projection_stale = False
+        except ActivityError:
+            self._projection_stale = True
+
+    def _upsert_search_attributes(self, view: CaseView) -> None:
+        s = self.state
+        today = workflow.now().date()
+        running = sorted({p.kind.value for p in s.provisions
+                          if p.start_date <= today and (p.end_date is None or today <= p.end_date)})
+        wanted: dict[str, tuple] = {
+            "stage": (sa.CASE_STAGE, s.stage.value),
+            "school": (sa.SCHOOL_URN, s.school_urn),
+            "officer": (sa.EDUCATION_OFFICER, s.officer),
+            "deadline": (sa.NEXT_DEADLINE, _midday(view.next_deadline)),
+            "overdue": (sa.OVERDUE, view.overdue),
+            "stalled": (sa.STALLED, s.stalled),
+            "progress": (sa.LAST_PROGRESS_AT, _midday(s.last_progress_on)),
+            "kinds": (sa.PROVISION_KINDS, running),
+        }
+        updates: list[SearchAttributeUpdate] = []
+        for name, (key, value) in wanted.items():
+            if self._search_attributes.get(name, ...) == value:
+                continue
+            self._search_attributes[name] = value
+            updates.append(key.value_unset() if value is None else key.value_set(value))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    # --- rules -------------------------------------------------------------------------------------
+
+    async def _load_rules(self) -> None:
+        year = academic_year_of(max(workflow.now().date(), self.state.first_day_of_absence))
+        first = min(academic_year_of(self.state.first_day_of_absence), year) - 1
+        self._rules = await workflow.execute_activity(
+            "load_case_rules", CaseRulesRequest(first_year=first, last_year=year + 2), result_type=CaseRules,
+            start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
+        )
+        self._calendar = SchoolCalendar(self._rules.calendar)
+
+    def _calendar_running_out(self) -> bool:
+        return workflow.now().date() + _CALENDAR_MARGIN > self._rules.calendar.last_day()
+
+    def _ctx(self) -> CaseContext:
+        assert self._rules is not None and self._calendar is not None
+        return CaseContext(self._calendar, self._rules.clocks, self._rules.rates, workflow.now())
+
+    def _recouped(self) -> Decimal:
+        return sum((line.amount for line in self.state.recoupment_lines), Decimal(0))
+
+
+def _midday(day: date | None) -> datetime | None:
+    """Date-valued search attributes are stored as datetimes at noon UTC."""
+    return None if day is None else datetime.combine(day, time(12), tzinfo=timezone.utc)
+
+
+def _rejection(rejected: "transitions.CommandRejected") -> ApplicationError:
+    return ApplicationError(
+        str(rejected),
+        {"stage": rejected.stage.value, "allowed_actions": rejected.allowed_actions},
+        type=rejected.kind,
+        non_retryable=True,
+    )
+
+
+def _describe_invalid(exc: Exception) -> str:
+    """Name the fields that are wrong without echoing what was sent (it may be personal data)."""
+    if isinstance(exc, ValidationError):
+        parts = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
+        return "invalid command: " + "; ".join(parts)
+    return "invalid command"
+
