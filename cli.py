@@ -1,0 +1,216 @@
+"""`casework`: the command-line tool that ships with the service.
+
+    casework keys create --role ROLE --name NAME [--school-urn URN ...]   prints the token once
+    casework keys list
+    casework keys revoke NAME
+    casework keys ensure-demo                                             development only
+
+Tokens are stored only as SHA-256 hashes, so a token cannot be shown again: `keys create` prints it
+once. `keys ensure-demo` creates one demo key per role (the school key for URN 120001) and prints
+`role<TAB>token` lines; the demo tokens are derived from a fixed development seed, so they are the
+same on every run and every machine — which is why it refuses to run in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from domain.people import Role
+
+DEMO_SEED = b"casework development demo keys - never use in production"
+DEMO_SCHOOL_URN = "120001"
+DEMO_ROLES: tuple[Role, ...] = (Role.SCHOOL, Role.CASEWORKER, Role.SUPERVISOR, Role.FINANCE)
+
+
+def demo_token(role: Role | str) -> str:
+    """The fixed development token of a demo role (derived from the seed; not a secret)."""
+    digest = hmac.new(DEMO_SEED, f"demo-key:{Role(role).value}".encode(), hashlib.sha256).digest()
+    return "cw_" + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def demo_key_name(role: Role | str) -> str:
+    return f"demo-{Role(role).value}"
+
+
+def _prepare_database(database_url: str) -> None:
+    """The tables must exist before keys are stored: migrate (or create them, without migrations)."""
+    try:
+        from readmodel.migrate import upgrade
+    except ImportError:  # pragma: no cover - only before readmodel.migrate exists
+        from sqlmodel import SQLModel
+
+        import readmodel.tables  # noqa: F401 - registers the tables
+        from readmodel.database import make_engine
+
+        engine = make_engine(database_url)
+        try:
+            SQLModel.metadata.create_all(engine)
+        finally:
+            engine.dispose()
+        return
+    upgrade(database_url)
+
+
+def _keys_create(args: argparse.Namespace, engine: object, out: TextIO) -> int:
+    from api.auth import create_api_key
+    from readmodel.database import session_scope
+
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        token = create_api_key(session, args.name, args.role, args.school_urn or ())
+    print(token, file=out)
+    print(
+        f"created {args.role} key {args.name!r}: the token above is shown only now; store it safely",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _keys_list(args: argparse.Namespace, engine: object, out: TextIO) -> int:
+    from api.auth import list_api_keys
+    from readmodel.database import session_scope
+
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        rows = list_api_keys(session)
+        print("name\trole\tschool_urns\tcreated_at\tstatus", file=out)
+        for row in rows:
+            status = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+            created = f"{row.created_at:%Y-%m-%d %H:%M}"
+            print(f"{row.name}\t{row.role}\t{row.school_urns or '-'}\t{created}\t{status}", file=out)
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace, engine: object, out: TextIO) -> int:
+    from api.auth import revoke_api_key
+    from readmodel.database import session_scope
+
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        found = revoke_api_key(session, args.name)
+    if not found:
+        print(f"error: no key named {args.name!r}", file=sys.stderr)
+        return 1
+    print(f"revoked key {args.name!r}", file=out)
+    return 0
+
+
+def _keys_ensure_demo(args: argparse.Namespace, engine: object, out: TextIO, environment: str) -> int:
+    from sqlmodel import select
+
+    from api.auth import create_api_key, hash_token
+    from readmodel.database import session_scope
+    from readmodel.tables import ApiKey
+
+    if environment == "production":
+        print(
+            "error: demo keys have well-known tokens; `keys ensure-demo` is refused in production",
+            file=sys.stderr,
+        )
+        return 2
+    problems = 0
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        for role in DEMO_ROLES:
+            name, token = demo_key_name(role), demo_token(role)
+            row = session.exec(select(ApiKey).where(ApiKey.name == name)).first()
+            if row is None:
+                urns = [DEMO_SCHOOL_URN] if role is Role.SCHOOL else []
+                create_api_key(session, name, role, urns, token=token)
+            elif row.token_hash != hash_token(token) or row.revoked_at is not None:
+                print(
+                    f"warning: key {name!r} exists with another token or is revoked; left as is",
+                    file=sys.stderr,
+                )
+                problems += 1
+                continue
+            print(f"{role.value}\t{token}", file=out)
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="casework", description="Casework service administration.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    keys = commands.add_parser(
+        "keys", help="API access keys", description="Create, list and revoke API keys."
+    )
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="KEYS_COMMAND")
+
+    create = key_commands.add_parser("create", help="create a key and print its token once")
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=[r.value for r in DEMO_ROLES],
+        help="school (scoped to --school-urn), caseworker, supervisor or finance",
+    )
+    create.add_argument("--name", required=True, help="a unique, non-personal name, e.g. officer-jb")
+    create.add_argument(
+        "--school-urn",
+        action="append",
+        metavar="URN",
+        help="a school the key may see (6 digits); repeat for several; school keys only",
+    )
+
+    key_commands.add_parser("list", help="list keys (never their tokens)")
+
+    revoke = key_commands.add_parser("revoke", help="revoke a key by name")
+    revoke.add_argument("name")
+
+    key_commands.add_parser(
+        "ensure-demo", help="create the demo keys if absent and print role<TAB>token (development only)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    args = build_parser().parse_args(argv)
+
+    from api.auth import ApiKeyError
+    from infra.settings import ConfigurationError, load_settings
+    from readmodel.database import ReadModelUnavailable, make_engine, safe_url
+
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+    if args.command == "keys" and args.keys_command == "ensure-demo" and settings.environment == "production":
+        return _keys_ensure_demo(args, None, out, settings.environment)
+
+    engine = None
+    try:
+        _prepare_database(settings.database_url)
+        engine = make_engine(settings.database_url)
+        handler = {
+            "create": _keys_create,
+            "list": _keys_list,
+            "revoke": _keys_revoke,
+        }.get(args.keys_command)
+        if handler is not None:
+            return handler(args, engine, out)
+        return _keys_ensure_demo(args, engine, out, settings.environment)
+    except ApiKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ReadModelUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from readmodel.database import is_unavailable
+
+        if is_unavailable(exc):
+            print(f"error: the database {safe_url(settings.database_url)} is not reachable", file=sys.stderr)
+            return 1
+        raise
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
