@@ -1,0 +1,199 @@
+"""Drives real case workflows on Temporal's time-skipping test server, with the real activities, a
+real SMTP server (aiosmtpd) and a SQLite read model, on a fixed test calendar (tests/data)."""
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from sqlmodel import Session, SQLModel, create_engine, select
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+import readmodel.tables  # noqa: F401  (registers the tables)
+from activities.catalog import build_activities
+from domain import search_attributes as sa
+from domain.case_commands import AbsenceReason, OpenCase
+from domain.case_state import CaseView
+from domain.people import Actor, Child, Parent, Role
+from infra.settings import Settings
+from infra.temporal_client import build_data_converter
+from tests.temporal_paths import test_server_path
+from workflows.case_workflow import CaseWorkflow
+
+TEST_TERMS = Path(__file__).parent / "data" / "test_terms.toml"
+SCHOOL = Actor(role=Role.SCHOOL, name="school-120001")
+OFFICER = Actor(role=Role.CASEWORKER, name="officer-jb")
+PARENT_EMAIL = "parent@family.example"
+CONSULTANT_EMAIL = "consultant@nhs.example"
+
+
+class _Inbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        msg = message_from_bytes(envelope.content)
+        msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(msg)
+        return "250 OK"
+
+
+@dataclass
+class MailCatcher:
+    inbox: _Inbox = field(default_factory=_Inbox)
+
+    @property
+    def messages(self) -> list[Message]:
+        return self.inbox.messages
+
+    def subjects_to(self, address: str) -> list[str]:
+        return [m["Subject"] for m in self.messages if address in m["X-Envelope-To"]]
+
+    def with_subject(self, words: str) -> list[Message]:
+        return [m for m in self.messages if words.lower() in m["Subject"].lower()]
+
+
+@asynccontextmanager
+async def smtp_server() -> AsyncIterator[tuple[MailCatcher, int]]:
+    catcher = MailCatcher()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(catcher.inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield catcher, port
+    finally:
+        controller.stop()
+
+
+def case_settings(tmp: Path, smtp_port: int | None, **overrides: Any) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=f"sqlite:///{tmp / 'casework.db'}",
+        smtp_host="127.0.0.1" if smtp_port else None,
+        smtp_port=smtp_port or 25,
+        outbox_dir=tmp / "outbox",
+        document_dir=tmp / "documents",
+        school_calendar_file=TEST_TERMS,
+        **overrides,
+    )
+
+
+def new_case_ref() -> str:
+    alphabet = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return "MN-30-" + "".join(alphabet[b % len(alphabet)] for b in uuid.uuid4().bytes[:6])
+
+
+def notification(first_day: date, *, expected_return: date | None = None, absence_days: list[date] | None = None,
+                 case_ref: str | None = None) -> OpenCase:
+    return OpenCase(
+        case_ref=case_ref or new_case_ref(),
+        school_urn="120001",
+        child=Child(given_name="Amelia", family_name="Testcase", date_of_birth=date(2018, 5, 14)),
+        parent=Parent(name="Jordan Testcase", email=PARENT_EMAIL),
+        first_day_of_absence=first_day,
+        expected_return=expected_return,
+        reason=AbsenceReason.PHYSICAL_ILLNESS,
+        health_summary="Post-operative recovery, leukaemia treatment",
+        absence_days=absence_days or [],
+        actor=SCHOOL,
+    )
+
+
+@dataclass
+class CaseDriver:
+    env: WorkflowEnvironment
+    client: Client
+    handle: WorkflowHandle
+    settings: Settings
+
+    async def do(self, action: str, command: Any) -> CaseView:
+        return await self.handle.execute_update(action, command, result_type=CaseView)
+
+    async def view(self) -> CaseView:
+        return await self.handle.query("view", result_type=CaseView)
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    async def go_to(self, day: date, hour: int = 9) -> None:
+        """Let time pass until `hour` o'clock UTC on `day`; every timer on the way fires."""
+        target = datetime.combine(day, time(hour), tzinfo=timezone.utc)
+        now = await self.now()
+        if target > now:
+            await self.env.sleep(target - now)
+        await asyncio.sleep(0.2)  # let the worker finish the activities the timers started
+
+    def read_model(self):
+        engine = create_engine(self.settings.database_url)
+        return Session(engine)
+
+    def ledger(self) -> list:
+        from readmodel.tables import LedgerEntry
+
+        with self.read_model() as session:
+            return list(session.exec(select(LedgerEntry).order_by(LedgerEntry.from_date, LedgerEntry.school_urn)))
+
+
+async def travel_to(env: WorkflowEnvironment, day: date, hour: int = 9) -> None:
+    target = datetime.combine(day, time(hour), tzinfo=timezone.utc)
+    now = await env.get_current_time()
+    assert now < target, f"the test clock is already past {target}"
+    await env.sleep(target - now)
+
+
+@asynccontextmanager
+async def case_world(tmp: Path, *, smtp: bool = True, **setting_overrides: Any) -> AsyncIterator[Any]:
+    """A time-skipping Temporal server, a worker with the real activities, a read model and SMTP."""
+    async with smtp_server() as (mail, port):
+        settings = case_settings(tmp, port if smtp else None, **setting_overrides)
+        SQLModel.metadata.create_all(create_engine(settings.database_url))
+        async with await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(test_server_path()),
+            data_converter=build_data_converter(settings),
+        ) as env:
+            await env.client.operator_service.add_search_attributes(sa.add_request(env.client.namespace))
+            task_queue = f"cases-{uuid.uuid4()}"
+            with ThreadPoolExecutor(max_workers=8) as executor:
+                async with Worker(
+                    env.client,
+                    task_queue=task_queue,
+                    workflows=[CaseWorkflow],
+                    activities=build_activities(settings),
+                    activity_executor=executor,
+                ):
+                    yield World(env=env, settings=settings, task_queue=task_queue, mail=mail)
+
+
+@dataclass
+class World:
+    env: WorkflowEnvironment
+    settings: Settings
+    task_queue: str
+    mail: MailCatcher
+
+    async def open_case(self, case: OpenCase) -> CaseDriver:
+        handle = await self.env.client.start_workflow(
+            CaseWorkflow.run, case, id=case.case_ref, task_queue=self.task_queue
+        )
+        driver = CaseDriver(self.env, self.env.client, handle, self.settings)
+        # The case is live once its rules are loaded and the first view answers.
+        for _ in range(100):
+            if (await driver.view()).pending_tasks:
+                break
+            await asyncio.sleep(0.05)
+        return driver
