@@ -1,0 +1,19 @@
+# The two commands in the README: `make run` brings the whole service up, `make test` runs lint and tests.
+.PHONY: run test lint clean bootstrap
+
+run:
+	bash scripts/run.sh
+
+test:
+	bash scripts/test.sh $(ARGS)
+
+lint: bootstrap
+	.venv/bin/ruff check .
+
+bootstrap:
+	bash scripts/bootstrap.sh
+
+# Removes build and test leftovers. Keeps var/ (the service's data) and .venv.
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
+	find . -path ./.venv -prune -o -type d -name __pycache__ -exec rm -rf {} +
