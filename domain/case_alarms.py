@@ -5,12 +5,20 @@ yet fired, so any change that moves a deadline moves its timer. An alarm's id na
 belongs to; once fired it is kept in `fired_alarms` and never fires again."""
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import BaseModel
 
 from domain.case_context import CaseContext
-from domain.case_effects import Effects, email, officer_or_supervisors, parent, professional, record_event, school
+from domain.case_effects import (
+    Effects,
+    email,
+    officer_or_supervisors,
+    parent,
+    professional,
+    record_event,
+    school,
+)
 from domain.case_state import CaseState, ConsentStatus
 from domain.case_transitions import raise_alert, recoups, review_invite, term_lines
 from domain.email_models import EmailTemplate
@@ -29,7 +37,7 @@ class Alarm(BaseModel):
     subject: str = ""
 
     def fires_at(self, ctx: CaseContext) -> datetime:
-        return datetime.combine(self.fires_on, time(ctx.clocks.alarm_hour_utc), tzinfo=timezone.utc)
+        return datetime.combine(self.fires_on, time(ctx.clocks.alarm_hour_utc), tzinfo=UTC)
 
 
 def _candidates(state: CaseState, ctx: CaseContext) -> list[Alarm]:

@@ -388,11 +388,13 @@ def _check_review_outcome(state: CaseState, cmd: c.RecordReviewOutcome, ctx: Cas
 @_rule(Action.RECORD_REVIEW_OUTCOME, _check_review_outcome)
 def _review_outcome(state: CaseState, cmd: c.RecordReviewOutcome, ctx: CaseContext) -> tuple[str, Effects]:
     review = state.next_review
-    assert review is not None
+    if review is None:  # _check_review_outcome refuses this first
+        raise _invalid(state, "no review is scheduled")
     review.held_on, review.outcome, review.notes = cmd.held_on, cmd.outcome, cmd.notes
     effects = Effects()
     if cmd.outcome is c.ReviewOutcome.CLOSE:
-        assert cmd.close_outcome is not None
+        if cmd.close_outcome is None:  # RecordReviewOutcome requires it for CLOSE
+            raise _invalid(state, "close_outcome is required to close at a review")
         effects = _close(state, cmd.close_outcome, cmd.held_on, "closed at TAS review", ctx)
     else:
         next_due = ctx.after(max(cmd.held_on, ctx.today), ctx.clocks.review_interval_days)
@@ -474,7 +476,8 @@ def _check_extension(state: CaseState, cmd: c.ExtendReintegration, ctx: CaseCont
 @_rule(Action.EXTEND_REINTEGRATION, _check_extension)
 def _extend(state: CaseState, cmd: c.ExtendReintegration, ctx: CaseContext) -> tuple[str, Effects]:
     plan = state.reintegration
-    assert plan is not None
+    if plan is None:  # _check_extension refuses this first
+        raise _invalid(state, "there is no part-time timetable to extend")
     plan.extensions.append(Extension(new_end_date=cmd.new_end_date, reason=cmd.reason, agreed_on=ctx.today))
     plan.end_date = cmd.new_end_date
     effects = Effects()
@@ -512,7 +515,8 @@ def _check_school_change(state: CaseState, cmd: c.ChangeSchool, ctx: CaseContext
 @_rule(Action.CHANGE_SCHOOL, _check_school_change)
 def _change_school(state: CaseState, cmd: c.ChangeSchool, ctx: CaseContext) -> tuple[str, Effects]:
     if state.school_spells:
-        state.school_spells[-1].to_date = cmd.effective_on - timedelta(days=1)
+        ending = state.school_spells[-1].model_copy(update={"to_date": cmd.effective_on - timedelta(days=1)})
+        state.school_spells[-1] = ending
         state.school_spells.append(SchoolSpell(school_urn=cmd.new_school_urn, from_date=cmd.effective_on, to_date=None))
     old = state.school_urn
     state.school_urn = cmd.new_school_urn

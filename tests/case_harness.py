@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -132,7 +132,7 @@ class CaseDriver:
 
     async def go_to(self, day: date, hour: int = 9) -> None:
         """Let time pass until `hour` o'clock UTC on `day`; every timer on the way fires."""
-        target = datetime.combine(day, time(hour), tzinfo=timezone.utc)
+        target = datetime.combine(day, time(hour), tzinfo=UTC)
         now = await self.now()
         if target > now:
             await self.env.sleep(target - now)
@@ -150,7 +150,7 @@ class CaseDriver:
 
 
 async def travel_to(env: WorkflowEnvironment, day: date, hour: int = 9) -> None:
-    target = datetime.combine(day, time(hour), tzinfo=timezone.utc)
+    target = datetime.combine(day, time(hour), tzinfo=UTC)
     now = await env.get_current_time()
     assert now < target, f"the test clock is already past {target}"
     await env.sleep(target - now)

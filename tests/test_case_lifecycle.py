@@ -20,7 +20,7 @@ from domain.case_commands import (
     RequestEvidence,
     ReviewOutcome,
 )
-from domain.case_state import CaseResult, ConsentStatus
+from domain.case_state import ConsentStatus
 from domain.people import HealthProfessional, ProfessionalRole
 from domain.provision import Provision, ProvisionKind
 from domain.stages import Stage

@@ -25,7 +25,6 @@ from domain.case_commands import (
     RequestConsent,
     ReviewOutcome,
 )
-from domain.case_state import CaseResult
 from domain.provision import Provision, ProvisionKind
 from domain.stages import Stage
 from tests.case_harness import OFFICER, PARENT_EMAIL, CaseDriver, case_world, notification, travel_to
@@ -39,11 +38,11 @@ def tuition(start: date, hours: int = 25) -> list[Provision]:
 
 
 async def to_provision(case: CaseDriver, start: date):
-    """Consent refused, decide on the evidence held, commission full-time tuition from `start`."""
+    """Consent refused, decide on the evidence held, commission full-time tuition to start on `start`
+    (commissioned at once, as an officer would, so the case never sits idle long enough to stall)."""
     await case.do("request_consent", RequestConsent(actor=OFFICER))
     await case.do("record_consent", RecordConsent(actor=OFFICER, decision=ConsentDecision.REFUSED))
     await case.do("decide", Decide(actor=OFFICER, outcome=DecisionOutcome.LA_PROVISION, reason="GP letter held"))
-    await case.go_to(start)
     return await case.do("commission_provision", CommissionProvision(actor=OFFICER, officer="officer-jb",
                                                                      provisions=tuition(start)))
 

@@ -11,7 +11,7 @@ The rules live in `domain/`; this class only sequences them:
 
 import asyncio
 from collections.abc import Awaitable, Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
@@ -19,6 +19,10 @@ from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    # pydantic imports these lazily on the first EmailStr it validates; pass them through so the
+    # sandbox does not re-import them inside a running workflow.
+    import email_validator  # noqa: F401
+    import idna  # noqa: F401
     from pydantic import ValidationError
 
     from domain import case_transitions as transitions
@@ -29,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.case_effects import Effects, record_event
     from domain.case_rules import CaseRules, CaseRulesRequest
     from domain.case_state import CaseResult, CaseState, CaseView, SupervisorAlert
-    from domain.document_models import GeneratedDocument, StoredDocument
+    from domain.document_models import StoredDocument
     from domain.email_models import EmailReceipt, EmailRequest
     from domain.ledger_models import PostingReceipt, RecoupmentPosting
     from domain.pending_tasks import pending_tasks
@@ -127,7 +131,7 @@ class CaseWorkflow:
                 timeout=timeout,
                 timeout_summary=summary,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         self._wake = False
 
@@ -294,7 +298,8 @@ class CaseWorkflow:
         return workflow.now().date() + _CALENDAR_MARGIN > self._rules.calendar.last_day()
 
     def _ctx(self) -> CaseContext:
-        assert self._rules is not None and self._calendar is not None
+        if self._rules is None or self._calendar is None:
+            raise RuntimeError("case rules are not loaded yet")
         return CaseContext(self._calendar, self._rules.clocks, self._rules.rates, workflow.now())
 
     def _recouped(self) -> Decimal:
@@ -303,7 +308,7 @@ class CaseWorkflow:
 
 def _midday(day: date | None) -> datetime | None:
     """Date-valued search attributes are stored as datetimes at noon UTC."""
-    return None if day is None else datetime.combine(day, time(12), tzinfo=timezone.utc)
+    return None if day is None else datetime.combine(day, time(12), tzinfo=UTC)
 
 
 def _rejection(rejected: "transitions.CommandRejected") -> ApplicationError:
