@@ -55,7 +55,7 @@ def _invalid(state: CaseState, message: str) -> CommandRejected:
 
 
 Check = Callable[[CaseState, c.Command, CaseContext], None]
-Apply = Callable[[CaseState, c.Command, CaseContext], tuple[str, Effects]]
+Apply = Callable[[CaseState, c.Command, CaseContext], tuple[str | None, Effects]]
 
 _CHECKS: dict[Action, Check] = {}
 _APPLIES: dict[Action, Apply] = {}
@@ -112,6 +112,8 @@ def apply(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext) ->
     """Check, then change the case, record the event on the timeline and return the effects."""
     check(state, action, cmd, ctx)
     summary, effects = _APPLIES[action](state, cmd, ctx)
+    if summary is None:  # nothing changed (e.g. a notification sent again with no new days)
+        return effects
     record_event(state, at=ctx.now, actor=cmd.actor, action=action.value, summary=summary)
     state.last_progress_on = ctx.today
     state.stalled = False
@@ -157,8 +159,10 @@ def _check_absence(state: CaseState, cmd: c.RecordAbsenceDays, ctx: CaseContext)
 
 
 @_rule(Action.RECORD_ABSENCE_DAYS, _check_absence)
-def _record_absence(state: CaseState, cmd: c.RecordAbsenceDays, ctx: CaseContext) -> tuple[str, Effects]:
+def _record_absence(state: CaseState, cmd: c.RecordAbsenceDays, ctx: CaseContext) -> tuple[str | None, Effects]:
     new = sorted(set(cmd.days) - set(state.absence_days))
+    if not new and cmd.expected_return in (None, state.expected_return):
+        return None, Effects()
     state.absence_days = sorted(set(state.absence_days) | set(new))
     if cmd.expected_return is not None:
         state.expected_return = cmd.expected_return
