@@ -89,6 +89,10 @@ cleanup() {
     [ -z "$STOPPING" ] || return 0
     STOPPING=1
     trap - INT TERM
+    # Whatever stopped us may also have closed our output (a pipe to `tee`, a closed terminal):
+    # stopping the children must not die on a failed write.
+    trap '' PIPE HUP
+    set +e
     echo
     stop_process api "$API_PID" 15
     stop_process worker "$WORKER_PID" 40  # graceful_shutdown_timeout is 30s
