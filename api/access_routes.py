@@ -1,4 +1,5 @@
-"""Who read a case's health data (the whole case view, a document), and when. Supervisors only."""
+"""Who read a case's health data (the whole case view, its timeline, a document, a subject access
+export), and when. Supervisors only."""
 
 from __future__ import annotations
 

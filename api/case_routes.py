@@ -764,6 +764,7 @@ async def get_timeline(
     def _read(session: Session) -> Timeline | None:
         if session.get(CaseRow, case_ref) is None:
             return None
+        record_access(session, principal, case_ref, "timeline")
         events = [
             TimelineEntry(
                 seq=e.seq,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import TLSConfig
 
 from infra.settings import ConfigurationError
@@ -23,7 +23,10 @@ class TemporalConnectionError(RuntimeError):
 
 
 def build_data_converter(settings: Settings) -> DataConverter:
-    """pydantic JSON payloads; encrypted with the service's keyring when `encryption_keys` is set."""
+    """pydantic JSON payloads, encrypted with the service's keyring (a development key when
+    `encryption_keys` is unset). Failure messages and stack traces are moved into the failure's
+    encoded attributes, so the codec encrypts them too: an error naming a child or a diagnosis never
+    reaches Temporal's history in the clear (the SDK decodes them again on every client)."""
     try:
         from infra.payload_codec import codec_from_settings
     except ModuleNotFoundError as exc:
@@ -35,7 +38,11 @@ def build_data_converter(settings: Settings) -> DataConverter:
     codec = codec_from_settings(settings)
     if codec is None:
         return pydantic_data_converter
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
