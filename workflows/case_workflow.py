@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.pending_tasks import pending_tasks
     from domain.school_calendar import SchoolCalendar, academic_year_of
     from domain.stages import Action, Stage, allowed_actions
+    from infra.logging import workflow_logger
 
 _EMAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
@@ -100,6 +101,7 @@ class CaseWorkflow:
         while self.state.stage is not Stage.CLOSED:
             if workflow.info().is_continue_as_new_suggested():
                 await self._drain()
+                self._log().info("continuing_as_new", history_length=workflow.info().get_current_history_length())
                 carried = self.state.model_dump(mode="json")
                 workflow.continue_as_new(self._input.model_copy(update={"carried_state": carried}))
             await self._sleep_until_next_alarm()
@@ -143,7 +145,7 @@ class CaseWorkflow:
             if not due or self.state.stage is Stage.CLOSED:
                 return
             effects = fire(self.state, due[0], ctx)
-            workflow.logger.info("timer fired", extra={"alarm": due[0].kind, "case_ref": self.state.case_ref})
+            self._log().info("alarm_fired", alarm=due[0].kind)
             await self._carry_out(effects)
             self._projection_stale = True
 
@@ -165,6 +167,7 @@ class CaseWorkflow:
                 effects = transitions.apply(self.state, action, cmd, self._ctx())
             except transitions.CommandRejected as rejected:
                 raise _rejection(rejected) from None
+            self._log().info("command_applied", action=action.value, stage=self.state.stage.value)
             await self._carry_out(effects)
             self._wake = True
         await self._publish()
@@ -296,6 +299,10 @@ class CaseWorkflow:
 
     def _calendar_running_out(self) -> bool:
         return workflow.now().date() + _CALENDAR_MARGIN > self._rules.calendar.last_day()
+
+    def _log(self):
+        """Structured, silent during replay, bound to the case reference (never personal data)."""
+        return workflow_logger(case_ref=self.state.case_ref)
 
     def _ctx(self) -> CaseContext:
         if self._rules is None or self._calendar is None:
