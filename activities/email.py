@@ -4,8 +4,12 @@
   first line is `Subject: ...`; a subject may only use `$case_ref`, so no child's name ever reaches
   a subject line (or a mail server's logs). Every body gets `$case_ref`; the other variables come
   from `EmailRequest.context` (see `required_variables`). A missing one is a non-retryable error.
-- Idempotent: a `SentEmail` row per idempotency key; the Message-ID is derived from the key, so
-  even the rare resend after a crash between sending and recording is recognisable as a duplicate.
+- Idempotent: a `SentEmail` row per idempotency key; the Message-ID is derived from the key. Over
+  SMTP the row is inserted just before the message is handed over (DATA) and committed the moment
+  the server accepts it, before QUIT: a worker killed mid-send leaves either no delivery and no row
+  (the retry sends) or both; only a crash in the instant between the server's "250" and the commit
+  can still resend, and then with the same Message-ID. A second attempt running at the same time
+  waits on the row and sends nothing.
 - SMTP (aiosmtplib) when `smtp_host` is set; otherwise an `.eml` file in `outbox_dir`.
 - Several recipients are never shown each other's addresses: they go in the envelope, the `To`
   header says `undisclosed-recipients:;`.
@@ -24,19 +28,21 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from functools import cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosmtplib
 from icalendar import Calendar, Event, vCalAddress
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.email_models import CalendarInvite, EmailReceipt, EmailRequest, EmailTemplate, RecipientRole
 from infra.logging import activity_logger, get_logger
 from infra.settings import Settings
-from readmodel.database import get_engine, session_scope
+from readmodel.database import get_engine, is_unavailable, session_scope, unavailable_from
 from readmodel.tables import SentEmail
 
 _log = get_logger(__name__)
@@ -167,6 +173,72 @@ def build_message(
 # -- database -----------------------------------------------------------------------------------
 
 
+class _AlreadyRecorded(Exception):
+    """Another attempt recorded this message while this one was about to hand it over."""
+
+
+class _SendRecord:
+    """The `SentEmail` row of a message going out over SMTP: `claim` inserts it (uncommitted, so a
+    concurrent attempt waits on it), `commit` makes it durable, `abandon` rolls it back."""
+
+    def __init__(self, engine: Engine, row: SentEmail) -> None:
+        self.engine = engine
+        self.row = row
+        self.session: Session | None = None
+
+    def claim(self) -> None:
+        self.session = Session(self.engine, expire_on_commit=False)
+        self.session.add(self.row)
+        try:
+            self.session.flush()
+        except IntegrityError:
+            self.abandon()
+            raise _AlreadyRecorded() from None
+        except Exception as exc:
+            self._fail(exc)
+
+    def commit(self) -> None:
+        if self.session is not None:
+            try:
+                self.session.commit()
+            except Exception as exc:
+                self._fail(exc)
+            self.session.close()
+            self.session = None
+
+    def _fail(self, exc: Exception) -> None:
+        self.abandon()
+        if is_unavailable(exc):
+            raise unavailable_from(exc, self.engine) from exc  # Temporal retries
+        raise exc
+
+    def abandon(self) -> None:
+        if self.session is not None:
+            try:
+                self.session.rollback()
+                self.session.close()
+            except Exception:  # noqa: BLE001, S110 - the connection may be gone; the first error matters
+                pass
+            self.session = None
+
+
+class _RecordingSMTP(aiosmtplib.SMTP):
+    """An SMTP client that claims the message's row just before DATA and commits it as soon as the
+    server has accepted the message (before QUIT)."""
+
+    record: _SendRecord
+
+    async def data(self, message: str | bytes, /, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        await asyncio.to_thread(self.record.claim)  # may wait for another writer: off the event loop
+        response = await super().data(message, **kwargs)
+        # Committed right here, without a hop to a thread pool (where it could queue behind claims
+        # waiting for the very lock this transaction holds): the row is already written, so this is
+        # short, and every millisecond between the server's acceptance and the commit is one in which
+        # a crash would send the message again.
+        self.record.commit()
+        return response
+
+
 # -- the activity -------------------------------------------------------------------------------
 
 
@@ -195,30 +267,37 @@ class EmailActivities:
         msg = build_message(request, self.settings, addresses, message_id)
 
         if self.settings.smtp_host:
-            await self._send_smtp(msg, addresses)
+            record = _SendRecord(self.engine, self._sent_row(request, message_id, "smtp"))
+            try:
+                await self._send_smtp(msg, addresses, record)
+            except _AlreadyRecorded:
+                log.info("email_already_sent", via="smtp")
+                return EmailReceipt(message_id=message_id, via="smtp", already_sent=True)
+            finally:
+                await asyncio.to_thread(record.abandon)  # a no-op once committed
             via = "smtp"
         else:
             await asyncio.to_thread(self._write_outbox, msg, addresses, message_id)
             via = "outbox"
+            await asyncio.to_thread(self._record_sent, request, message_id, via)
 
-        await asyncio.to_thread(self._record_sent, request, message_id, via)
         log.info("email_sent", via=via)
         return EmailReceipt(message_id=message_id, via=via)
 
-    async def _send_smtp(self, msg: EmailMessage, addresses: list[str]) -> None:
+    async def _send_smtp(self, msg: EmailMessage, addresses: list[str], record: _SendRecord) -> None:
         s = self.settings
+        client = _RecordingSMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            start_tls=s.smtp_starttls,
+            timeout=SMTP_TIMEOUT_SECONDS,
+        )
+        client.record = record
         try:
-            errors, _ = await aiosmtplib.send(
-                msg,
-                sender=str(s.mail_from),
-                recipients=addresses,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                start_tls=s.smtp_starttls,
-                timeout=SMTP_TIMEOUT_SECONDS,
-            )
+            async with client:
+                errors, _ = await client.send_message(msg, sender=str(s.mail_from), recipients=addresses)
         except aiosmtplib.SMTPRecipientsRefused:
             raise ApplicationError(
                 "the mail server refused every recipient", type="SmtpRecipientsRefused", non_retryable=True
@@ -254,8 +333,9 @@ class EmailActivities:
         with session_scope(self.engine) as session:
             return session.get(SentEmail, idempotency_key)
 
-    def _record_sent(self, request: EmailRequest, message_id: str, via: str) -> None:
-        row = SentEmail(
+    @staticmethod
+    def _sent_row(request: EmailRequest, message_id: str, via: str) -> SentEmail:
+        return SentEmail(
             idempotency_key=request.idempotency_key,
             case_ref=request.case_ref,
             template=request.template.value,
@@ -263,6 +343,9 @@ class EmailActivities:
             via=via,
             sent_at=datetime.now(UTC),
         )
+
+    def _record_sent(self, request: EmailRequest, message_id: str, via: str) -> None:
+        row = self._sent_row(request, message_id, via)
         try:
             with session_scope(self.engine) as session:
                 session.add(row)
