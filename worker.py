@@ -47,13 +47,16 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
     from activities.catalog import build_activities
     from workflows.case_workflow import CaseWorkflow
+    from workflows.retention_sweep import RetentionSweepWorkflow, ensure_retention_schedule
 
     client = await _connect_with_retry(settings)
+    schedule = await ensure_retention_schedule(client, settings.task_queue)
+    log.info("retention_schedule.ensured", schedule_id="retention-sweep", result=schedule)
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES, thread_name_prefix="activity") as executor:
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[CaseWorkflow],
+            workflows=[CaseWorkflow, RetentionSweepWorkflow],
             activities=build_activities(settings),
             activity_executor=executor,
             max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,

@@ -7,6 +7,7 @@ from activities.documents import DocumentActivities
 from activities.email import EmailActivities
 from activities.finance import FinanceActivities
 from activities.projection import ProjectionActivities
+from activities.retention import RetentionActivities
 from infra.settings import Settings
 
 
@@ -16,10 +17,14 @@ def build_activities(settings: Settings) -> list[Callable]:
     documents = DocumentActivities(settings)
     finance = FinanceActivities(settings)
     projection = ProjectionActivities(settings)
+    retention = RetentionActivities(settings)
     return [
         rules.load_case_rules,
         email.send_email,
         documents.store_generated_document,
         finance.post_recoupment,
         projection.project_case,
+        retention.find_cases_past_retention,
+        retention.delete_case_histories,
+        retention.erase_case_records,
     ]

@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     ui_origin: str = "http://localhost:8233"
 
+    # Retention: a closed case is erased once the child reaches this age (the daily retention sweep).
+    retention_years_after_birth: int = Field(
+        25,
+        ge=1,
+        le=100,
+        description="A closed case is erased on the child's birthday at this age (daily retention sweep)",
+    )
+
     # Payload and document encryption: "key-id:base64-32-bytes" pairs, comma separated; the first encrypts.
     encryption_keys: SecretStr | None = None
 

@@ -101,12 +101,14 @@ def child_key(keyring: CaseKeyring, child: Child, school_urn: str) -> str:
     return keyring.keyed_hash(value)
 
 
-def retain_until(date_of_birth: date) -> date:
-    """The child's 25th birthday (born 29 February: 1 March in a common year)."""
+def retain_until(date_of_birth: date, years: int = RETENTION_YEARS) -> date:
+    """The child's birthday at `years` (default the 25th; born 29 February: 1 March in a common
+    year). A closed case is erased after this date. The projection stores the default; the daily
+    retention sweep recomputes it for closed cases with `settings.retention_years_after_birth`."""
     try:
-        return date_of_birth.replace(year=date_of_birth.year + RETENTION_YEARS)
+        return date_of_birth.replace(year=date_of_birth.year + years)
     except ValueError:
-        return date(date_of_birth.year + RETENTION_YEARS, 3, 1)
+        return date(date_of_birth.year + years, 3, 1)
 
 
 # ------------------------------------------------------------------------------------------------

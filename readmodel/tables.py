@@ -148,14 +148,17 @@ class AccessRecord(SQLModel, table=True):
 
 
 class ErasureTombstone(SQLModel, table=True):
-    """What remains of an erased case: non-identifying figures for statistics."""
+    """What remains of a case erased at the end of its retention period: non-identifying figures for
+    statistics only. No names, dates of birth, contact or health detail; dates only to the month."""
 
     __tablename__ = "erasure_tombstones"
 
     case_ref: str = Field(primary_key=True, max_length=20)
     school_urn: str = Field(max_length=6)
-    opened_on: date
-    closed_on: date | None
+    stage_reached: str = Field(max_length=32, description="Furthest stage the case reached before closing")
     close_outcome: str | None
-    provision_kinds: str
+    provision_kinds: str = Field(description="Provision kinds running when the case was last projected")
+    opened_month: str = Field(max_length=7, description="YYYY-MM")
+    closed_month: str | None = Field(default=None, max_length=7, description="YYYY-MM")
+    recoupment_total: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
     erased_at: datetime
