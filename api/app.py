@@ -365,6 +365,7 @@ def create_app(
     from api.document_routes import router as document_router
     from api.health_routes import router as health_router
     from api.report_routes import router as report_router
+    from api.subject_access_routes import router as subject_access_router
     from api.task_routes import router as task_router
 
     app.include_router(case_router)
@@ -372,6 +373,7 @@ def create_app(
     app.include_router(task_router)
     app.include_router(report_router)
     app.include_router(access_router)
+    app.include_router(subject_access_router)
     app.include_router(health_router)
     try:
         from api.codec_routes import router as codec_router
