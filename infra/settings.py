@@ -64,7 +64,7 @@ class Settings(BaseSettings):
         25,
         ge=1,
         le=100,
-        description="A closed case is erased on the child's birthday at this age (daily retention sweep)",
+        description="A closed case is erased the day after the child's birthday at this age (daily retention sweep)",
     )
 
     # Payload and document encryption: "key-id:base64-32-bytes" pairs, comma separated; the first encrypts.
