@@ -260,6 +260,11 @@ class CaseWorkflow:
             )
             self._projection_stale = False
         except ActivityError:
+            # A command's write failed: the main loop may be asleep until the next alarm (days away),
+            # so wake it to keep retrying until the read model catches up. (Patched: histories from
+            # before this change did not wake here.)
+            if not self._projection_stale and workflow.patched("wake-loop-on-stale-projection"):
+                self._wake = True
             self._projection_stale = True
 
     def _upsert_search_attributes(self, view: CaseView) -> None:
