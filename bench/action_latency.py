@@ -1,0 +1,128 @@
+"""API action latency: `POST /cases/{ref}/notes` (a caseworker adds a note) through the real API
+(uvicorn, its own process) to a real worker (worker.py, its own process) and the SQLite read model,
+beside a raw Temporal update on a trivial workflow on the same dev server, with the same client
+set-up: without the codec, with the service's codec, and with the codec plus one trivial activity
+awaited before answering (a command of ours projects the case before it answers).
+
+    .venv/bin/python -m bench.action_latency [--rounds 10] [--per-round 20]
+
+Calls are sequential (one at a time: latency, not throughput) and interleaved by round.
+Targets: median within 2x of the raw update; p99 under 250 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import statistics
+import tempfile
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bench.raw_workflows import RawNoteWorkflow
+from bench.support import (
+    api_process,
+    bearer,
+    bench_settings,
+    describe,
+    dev_server,
+    header,
+    interleaved,
+    ms,
+    notification,
+    percentile,
+    prepare_read_model,
+    raw_client,
+    raw_worker_process,
+    school_days_around_today,
+    target_of,
+    worker_process,
+)
+
+CASES = 10
+NOTE = "Called the parent; tuition going well this week."
+
+
+async def run(rounds: int, per_round: int) -> dict[str, list[float]]:
+    with tempfile.TemporaryDirectory(prefix="bench-action-") as tmp:
+        base = Path(tmp)
+        settings = bench_settings(base, task_queue="bench-cases")
+        tokens = prepare_read_model(settings)
+        keys = settings.encryption_keys.get_secret_value()  # type: ignore[union-attr]
+        async with dev_server(settings) as env:
+            target = target_of(env)
+            async with (
+                worker_process(settings, target, base),
+                api_process(settings, target, base) as (_, url),
+                raw_worker_process(target, "raw-plain", base),
+                raw_worker_process(target, "raw-codec", base, codec_keys=keys),
+                httpx.AsyncClient(base_url=url, timeout=60) as http,
+            ):
+                days = school_days_around_today()
+                refs = []
+                for n in range(CASES):
+                    r = await http.post("/cases", headers=bearer(tokens["school"]),
+                                        json=notification(days, n, "act"))
+                    assert r.status_code == 201, r.text
+                    refs.append(r.json()["case_ref"])
+                plain = await raw_client(env)
+                coded = await raw_client(env, settings)
+                plain_handles = [await plain.start_workflow(RawNoteWorkflow.run, id=f"raw-{uuid.uuid4()}",
+                                                            task_queue="raw-plain") for _ in range(CASES)]
+                coded_handles = [await coded.start_workflow(RawNoteWorkflow.run, id=f"raw-{uuid.uuid4()}",
+                                                            task_queue="raw-codec") for _ in range(CASES)]
+                ref_cycle = itertools.cycle(refs)
+                plain_cycle = itertools.cycle(plain_handles)
+                coded_cycle = itertools.cycle(coded_handles)
+                headers = bearer(tokens["caseworker"])
+
+                async def api_note() -> None:
+                    r = await http.post(f"/cases/{next(ref_cycle)}/notes", headers=headers, json={"text": NOTE})
+                    assert r.status_code == 200, r.text
+
+                async def raw_plain() -> None:
+                    await next(plain_cycle).execute_update(RawNoteWorkflow.note, NOTE)
+
+                async def raw_coded() -> None:
+                    await next(coded_cycle).execute_update(RawNoteWorkflow.note, NOTE)
+
+                async def raw_coded_activity() -> None:
+                    await next(coded_cycle).execute_update(RawNoteWorkflow.note_with_activity, NOTE)
+
+                contenders = {
+                    "API POST /cases/{ref}/notes": api_note,
+                    "raw update, no codec": raw_plain,
+                    "raw update, codec": raw_coded,
+                    "raw update + 1 activity, codec": raw_coded_activity,
+                }
+                await interleaved(1, 10, contenders)  # warm-up: connections, caches, sticky queues
+                return await interleaved(rounds, per_round, contenders)
+
+
+def report(samples: dict[str, list[float]]) -> None:
+    header("API action latency vs raw Temporal update (sequential calls)")
+    for name, values in samples.items():
+        print(describe(name, values))
+    ours = samples["API POST /cases/{ref}/notes"]
+    raw = samples["raw update, no codec"]
+    ratio = statistics.median(ours) / statistics.median(raw)
+    p99 = percentile(ours, 99)
+    print(f"median ratio ours/raw (no codec): {ratio:.2f}x   (target <= 2x: {'met' if ratio <= 2 else 'MISSED'})")
+    for other in ("raw update, codec", "raw update + 1 activity, codec"):
+        print(f"median ratio ours/{other}: {statistics.median(ours) / statistics.median(samples[other]):.2f}x")
+    print(f"p99 ours: {ms(p99)}   (target < 250 ms: {'met' if p99 < 0.25 else 'MISSED'})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--per-round", type=int, default=20)
+    args = parser.parse_args()
+    report(asyncio.run(run(args.rounds, args.per_round)))
+
+
+if __name__ == "__main__":
+    main()
