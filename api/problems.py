@@ -306,6 +306,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         if isinstance(exc.__cause__, BodyTooLarge):  # a chunked body went over the limit mid-parse
             return body_too_large(request, exc.__cause__)
         detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a JSON body that is not UTF-8: malformed input, like bad JSON (422).
+            return validation_problem(
+                request, [FieldError(field="body", message="The body is not valid JSON", type="json_invalid")]
+            )
         if exc.status_code == 404 and detail in (None, "Not Found"):
             detail = f"Nothing at {request.url.path}."
         elif exc.status_code == 405 and detail in (None, "Method Not Allowed"):
