@@ -32,6 +32,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from api.auth import require_roles
+from api.problems import problem_responses
 from domain.people import Role
 from infra.encryption import EncryptionError
 from infra.payload_codec import EncryptionCodec, codec_from_settings
@@ -62,16 +63,49 @@ async def _read_payloads(request: Request) -> Payloads:
     body = await request.body()
     try:
         return json_format.Parse(body, Payloads())
-    except json_format.ParseError:
+    except (json_format.ParseError, UnicodeDecodeError):  # not JSON, or not even UTF-8
         detail = 'expected {"payloads": [...]} in Temporal JSON format'
         raise HTTPException(status_code=400, detail=detail) from None
+
+
+#: The OpenAPI description of both endpoints: Temporal's JSON payloads in and out, and their problems.
+_PAYLOADS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "payloads": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "metadata": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string", "format": "byte"},
+                    },
+                    "data": {"type": "string", "format": "byte"},
+                },
+            },
+        }
+    },
+}
+_CODEC_DOC: dict[str, Any] = {
+    "responses": {
+        200: {
+            "description": "The payloads, encoded or decoded",
+            "content": {"application/json": {"schema": _PAYLOADS_SCHEMA}},
+        },
+        **problem_responses(400, 401, 403),
+    },
+    "openapi_extra": {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _PAYLOADS_SCHEMA}}}
+    },
+}
 
 
 def _json(payloads: Payloads) -> Response:
     return Response(content=json_format.MessageToJson(payloads), media_type="application/json")
 
 
-@router.post("/encode", summary="Encrypt payloads (Temporal codec server)")
+@router.post("/encode", summary="Encrypt payloads (Temporal codec server)", **_CODEC_DOC)
 async def encode(
     request: Request,
     principal: Annotated[Any, Depends(require_supervisor)],
@@ -88,7 +122,7 @@ async def encode(
     return _json(Payloads(payloads=encoded))
 
 
-@router.post("/decode", summary="Decrypt payloads (Temporal codec server)")
+@router.post("/decode", summary="Decrypt payloads (Temporal codec server)", **_CODEC_DOC)
 async def decode(
     request: Request,
     principal: Annotated[Any, Depends(require_supervisor)],
