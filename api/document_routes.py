@@ -179,8 +179,10 @@ async def upload_document(
     async def _replay() -> dict[str, Any]:
         return {"type": "http.request", "body": raw, "more_body": False}
 
+    # Without "app" in the scope Starlette raises MultiPartException itself (not a bare 400) for a bad body.
+    scope = {k: v for k, v in request.scope.items() if k != "app"}
     try:
-        form = await StarletteRequest(request.scope, _replay).form(max_files=1, max_fields=10)
+        form = await StarletteRequest(scope, _replay).form(max_files=1, max_fields=10)
     except MultiPartException as exc:
         raise _validation("body", f"not a valid multipart body ({exc.message})", "multipart") from None
     try:
