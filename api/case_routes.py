@@ -15,7 +15,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -70,6 +70,7 @@ from domain.case_commands import (
     ScheduleReview,
 )
 from domain.case_state import CaseView, TaskKind
+from domain.case_transitions import DATE_HORIZON
 from domain.people import Child, Parent, Role
 from domain.provision import ProvisionKind
 from domain.stages import Action, Stage, is_allowed
@@ -456,6 +457,26 @@ class NotifyAbsence(BaseModel):
     )
 
 
+#: How long ago an absence may have begun for a school to notify it now.
+NOTIFY_PAST_LIMIT = timedelta(days=730)
+
+
+def check_first_day_of_absence(first_day: date) -> None:
+    """An absence that began over two years ago, or begins over a year ahead (DATE_HORIZON), is not one
+    a school notifies now; and the case's school calendar could not count today's days from it."""
+    today = datetime.now(UTC).date()
+    earliest, latest = today - NOTIFY_PAST_LIMIT, today + DATE_HORIZON
+    if not earliest <= first_day <= latest:
+        message = f"must be between {earliest.isoformat()} and {latest.isoformat()}"
+        raise ProblemError(
+            422,
+            f"The request is not valid: body.first_day_of_absence: {message}",
+            slug="validation-error",
+            title="Invalid request",
+            errors=[{"field": "body.first_day_of_absence", "message": message, "type": "date_range"}],
+        )
+
+
 def _lock_for(request: Request, key: str) -> asyncio.Lock:
     locks = services(request).notify_locks
     lock = locks.get(key)
@@ -557,6 +578,7 @@ async def notify_absence(
         )
     # The notification's own cross-field rules (e.g. expected_return after the first day), up front.
     build_command(OpenCase, {**body.model_dump(), "case_ref": "MN-00-000000"}, principal)
+    check_first_day_of_absence(body.first_day_of_absence)
     svc = services(request)
     ckey = child_key(svc.keyring, body.child, body.school_urn)
     update_id = f"{principal.name}:open:{key}" if key else None

@@ -2,9 +2,11 @@
 it makes. Pure functions over `CaseState`; the workflow's update validators call `check`, its handlers
 call `apply` and carry out the returned effects."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+
+from pydantic import BaseModel
 
 from domain import case_commands as c
 from domain.absence_threshold import absence_days_in_year, threshold_date
@@ -104,8 +106,37 @@ def check(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext | N
         )
     if not isinstance(cmd, COMMAND_TYPES[action]):
         raise _invalid(state, f"'{action.value}' takes a {COMMAND_TYPES[action].__name__}")
+    if ctx is not None:
+        _check_dates(state, cmd, ctx)
     if ctx is not None and action in _CHECKS:
         _CHECKS[action](state, cmd, ctx)
+
+
+#: How far after today a command may date anything (a review, a plan's end, an expected return).
+DATE_HORIZON = timedelta(days=366)
+
+
+def _dates(value: object, name: str) -> Iterator[tuple[str, date]]:
+    """Every date a command carries, with its field's name (`provisions[0].start_date`)."""
+    if isinstance(value, date):
+        yield name, value
+    elif isinstance(value, BaseModel):
+        for field in type(value).model_fields:
+            yield from _dates(getattr(value, field), f"{name}.{field}" if name else field)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _dates(item, f"{name}[{i}]")
+
+
+def _check_dates(state: CaseState, cmd: c.Command, ctx: CaseContext) -> None:
+    """A date outside the school calendar the case holds cannot be counted in school days: refuse it
+    here, or a clock computed from it later (a task's due date, a charge) would fail the case."""
+    first = ctx.calendar.data.first_day()
+    last = min(ctx.today + DATE_HORIZON, ctx.calendar.data.last_day())
+    for name, day in _dates(cmd, ""):
+        if not first <= day <= last:
+            raise _invalid(state, f"{name} {day.isoformat()} is outside the dates this case can take "
+                           f"({first.isoformat()} to {last.isoformat()})")
 
 
 def apply(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext) -> Effects:
