@@ -1,5 +1,5 @@
 # The two commands in the README: `make run` brings the whole service up, `make test` runs lint and tests.
-.PHONY: run test lint clean bootstrap
+.PHONY: run test lint clean bootstrap bench
 
 run:
 	bash scripts/run.sh
@@ -12,6 +12,13 @@ lint: bootstrap
 
 bootstrap:
 	bash scripts/bootstrap.sh
+
+# The benchmarks (bench/): each starts its own dev server and prints its figures beside a baseline.
+bench: bootstrap
+	.venv/bin/python -m bench.action_latency
+	.venv/bin/python -m bench.list_latency
+	.venv/bin/python -m bench.lifecycle_throughput
+	.venv/bin/python -m bench.long_case
 
 # Removes build and test leftovers. Keeps var/ (the service's data) and .venv.
 clean:

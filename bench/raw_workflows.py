@@ -59,7 +59,7 @@ class RawLifecycleWorkflow:
     """Runs `at_start` activities, then takes updates that each run some activities; the `last`
     one ends the workflow: the baseline of a case's whole life."""
 
-    def __init__(self, at_start: int) -> None:
+    def __init__(self) -> None:
         self.done = False
 
     @workflow.run
