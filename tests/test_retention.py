@@ -114,7 +114,7 @@ async def history_exists(client: Client, ref: str) -> bool:
     return True
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def dev_server(test_settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
     """A dev server of this module's own. The server carries out a deletion only once its own
     close-time processing has been acknowledged (about 30 s on the dev server); these flags let it
@@ -140,10 +140,15 @@ async def dev_server(test_settings: Settings) -> AsyncIterator[WorkflowEnvironme
 
 
 @pytest.fixture
-async def worker_world(dev_server: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Settings]:
+async def worker_world(
+    dev_server: WorkflowEnvironment, database_url: str, tmp_path: Path
+) -> AsyncIterator[Settings]:
+    """The worker process's own code (`worker.run_worker`) against the read model on SQLite and on
+    PostgreSQL; the schedule it creates is removed afterwards, so each run starts from none."""
     client = dev_server.client
     settings = make_settings(
         tmp_path,
+        database_url=database_url,
         temporal_address=client.service_client.config.target_host,
         task_queue=f"retention-{uuid.uuid4().hex}",
         retention_years_after_birth=RETENTION_YEARS,
@@ -156,6 +161,11 @@ async def worker_world(dev_server: WorkflowEnvironment, tmp_path: Path) -> Async
     finally:
         stop.set()
         await asyncio.wait_for(running, 60)
+        try:
+            await client.get_schedule_handle(SCHEDULE_ID).delete()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
 
 
 def test_stage_reached_is_the_furthest_stage_of_the_timeline() -> None:
