@@ -213,7 +213,8 @@ class RetentionActivities:
                 non_retryable=True,
             )
         deleted = 0
-        for run_id, _ in runs:
+        # Oldest first: should this stop half way, the newest run is still there to be found again.
+        for run_id, _ in reversed(runs):
             request = DeleteWorkflowExecutionRequest(
                 namespace=client.namespace,
                 workflow_execution=WorkflowExecution(workflow_id=case_ref, run_id=run_id),

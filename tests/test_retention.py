@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 import structlog
 from sqlmodel import select
+from temporalio import workflow
 from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.email import outbox_file_for
-from activities.retention import stage_reached
+from activities.retention import RetentionActivities, case_run_ids, stage_reached
 from api.case_routes import new_case_ref
 from domain.case_commands import AbsenceReason, CloseCase, CloseOutcome, OpenCase
 from domain.case_state import CaseResult, CaseView
@@ -176,6 +178,48 @@ def test_stage_reached_is_the_furthest_stage_of_the_timeline() -> None:
         stage_reached(["commission_provision", "agree_reintegration_plan", "close"], None)
         is Stage.REINTEGRATING
     )
+
+
+@workflow.defn(name="RetentionTestLongCase")
+class LongCase:
+    """Stands in for a case that continued as new twice (three runs under one workflow id)."""
+
+    @workflow.run
+    async def run(self, runs_left: int) -> int:
+        if runs_left > 0:
+            workflow.continue_as_new(runs_left - 1)
+        return runs_left
+
+
+async def test_every_run_of_a_continued_case_is_deleted(
+    dev_server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    client = dev_server.client
+    ref = new_case_ref()
+    queue = f"retention-long-{uuid.uuid4().hex}"
+    async with Worker(
+        client, task_queue=queue, workflows=[LongCase], workflow_runner=UnsandboxedWorkflowRunner()
+    ):
+        await client.execute_workflow(LongCase.run, 2, id=ref, task_queue=queue)
+    runs = await case_run_ids(client, ref)
+    assert len(runs) == 3 and len({run_id for run_id, _ in runs}) == 3
+
+    activities = RetentionActivities(make_settings(tmp_path))
+    deleted = await ActivityEnvironment(client=client).run(activities.delete_case_histories, ref)
+    assert deleted == 3
+    for run_id, _ in runs:
+        handle = client.get_workflow_handle(ref, run_id=run_id)
+        assert await eventually(lambda h=handle: _not(_describes(h)), 20), f"run {run_id} still there"
+
+
+async def _describes(handle) -> bool:  # noqa: ANN001
+    try:
+        await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 async def test_sweep_erases_closed_cases_past_retention_and_nothing_else(
