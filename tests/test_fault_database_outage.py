@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,7 +38,7 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def proxy(postgres_url: str) -> AsyncIterator[TcpProxy]:
+def proxy(postgres_url: str) -> Iterator[TcpProxy]:
     url = make_url(postgres_url)
     forwarder = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     forwarder.start()
