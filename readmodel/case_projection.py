@@ -102,13 +102,16 @@ def child_key(keyring: CaseKeyring, child: Child, school_urn: str) -> str:
 
 
 def retain_until(date_of_birth: date, years: int = RETENTION_YEARS) -> date:
-    """The child's birthday at `years` (default the 25th; born 29 February: 1 March in a common
-    year). A closed case is erased after this date. The projection stores the default; the daily
-    retention sweep recomputes it for closed cases with `settings.retention_years_after_birth`."""
-    try:
-        return date_of_birth.replace(year=date_of_birth.year + years)
-    except ValueError:
-        return date(date_of_birth.year + years, 3, 1)
+    """The first day of the month after the child's birthday at `years` (default the 25th).
+
+    A closed case is erased after this date. Rounding up to the next month keeps the exact date of
+    birth out of this unencrypted column (it would otherwise be the birthday plus 25 years) and never
+    erases early. The projection stores the default; the daily retention sweep recomputes it for
+    closed cases with `settings.retention_years_after_birth`."""
+    year, month = date_of_birth.year + years, date_of_birth.month + 1
+    if month == 13:
+        year, month = year + 1, 1
+    return date(year, month, 1)
 
 
 # ------------------------------------------------------------------------------------------------

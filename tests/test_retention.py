@@ -346,7 +346,7 @@ async def test_sweep_erases_closed_cases_past_retention_and_nothing_else(
     # The others are untouched: histories, rows, documents (the shared one too), emails. The closed
     # case's retention date now follows the setting (10th birthday), not the 25-year default.
     with session_scope(engine) as s:
-        assert s.get(CaseRow, young_ref).retain_until == date(2030, 3, 1)
+        assert s.get(CaseRow, young_ref).retain_until == date(2030, 4, 1)
     for ref in (young_ref, open_ref):
         assert await history_exists(client, ref)
         assert store.exists(own[ref])
