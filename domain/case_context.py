@@ -1,5 +1,6 @@
 """What a rule needs besides the case itself: the calendar, the clocks, the rates and the time now."""
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -29,12 +30,11 @@ class CaseContext:
         return self.calendar.add_school_days(start, school_days)
 
     def before(self, end: date, school_days: int) -> date:
-        """The school day `school_days` school days before `end` (bounded search)."""
-        day, found = end, 0
-        for _ in range(school_days * 7 + 60):
-            day -= timedelta(days=1)
-            if self.calendar.is_school_day(day):
-                found += 1
-                if found == school_days:
-                    return day
-        raise ValueError(f"no school day {school_days} school days before {end}")
+        """The school day `school_days` school days before `end`, however long the holidays between
+        (ValueError when the calendar does not cover the day before `end`, or has too few days)."""
+        self.calendar.is_school_day(end - timedelta(days=1))  # raises for a day the calendar lacks
+        days = self.calendar.school_days
+        i = bisect_left(days, end) - school_days
+        if school_days < 1 or i < 0:
+            raise ValueError(f"no school day {school_days} school days before {end}")
+        return days[i]
