@@ -155,6 +155,10 @@ class CaseWorkflow:
         while self._background:
             pending, self._background = self._background, []
             await asyncio.gather(*pending, return_exceptions=True)
+            # A command may have arrived meanwhile: let it finish too, or the run would end (continue
+            # as new) under it. (Patched: earlier histories ended without waiting here.)
+            if workflow.patched("drain-commands-after-background"):
+                await workflow.wait_condition(workflow.all_handlers_finished)
 
     # --- commands ----------------------------------------------------------------------------------
 
