@@ -229,7 +229,8 @@ def write_case_view(session: Session, view: CaseView, keyring: CaseKeyring, now:
         return False
 
     stored_seqs = set(session.scalars(select(TimelineRow.seq).where(TimelineRow.case_ref == ref)))
-    new_events = [_values(r) for r in timeline_rows(view) if r.seq not in stored_seqs]
+    # Only the events not stored yet are turned into rows: a long case's projection stays cheap.
+    new_events = [_values(timeline_row(ref, e)) for e in view.state.timeline if e.seq not in stored_seqs]
     if new_events:
         session.execute(insert(TimelineRow), new_events)
 
