@@ -88,6 +88,7 @@ class CaseWorkflow:
         self._projection_stale = True
         self._background: list[asyncio.Task] = []
         self._search_attributes: dict[str, object] = {}
+        self._projected = False  # the read model holds this case (at some version)
 
     # --- the case's life ---------------------------------------------------------------------------
 
@@ -174,6 +175,14 @@ class CaseWorkflow:
             self._log().info("command_applied", action=action.value, stage=self.state.stage.value)
             await self._carry_out(effects)
             self._wake = True
+        if self._projected and workflow.patched("project-after-answer"):
+            # Answer now; the main loop (woken above) writes the read model straight after. The
+            # answer is the new state itself and lists catch up within milliseconds; the case's
+            # first projection, by which a duplicate notification is recognised, is still awaited.
+            view = self.view()
+            self._upsert_search_attributes(view)
+            self._projection_stale = True
+            return view
         await self._publish()
         return self.view()
 
@@ -263,6 +272,7 @@ class CaseWorkflow:
                 retry_policy=_DATABASE_RETRY,
             )
             self._projection_stale = False
+            self._projected = True
         except ActivityError:
             # A command's write failed: the main loop may be asleep until the next alarm (days away),
             # so wake it to keep retrying until the read model catches up. (Patched: histories from
