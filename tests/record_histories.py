@@ -2,9 +2,12 @@
 
     .venv/bin/python -m tests.record_histories            # every path
     .venv/bin/python -m tests.record_histories stalled_case ...   # just these
+    .venv/bin/python -m tests.record_histories --generation 2 ...   # beside the old: <path>@2.json
 
 Each path drives a real case on the time-skipping server (tests/case_harness.py, real activities)
-and saves its history, finished or mid-life, as tests/histories/<path>.json. Re-record only when a
+and saves its history, finished or mid-life, as tests/histories/<path>.json (or <path>@<generation>.json:
+after a patched change, record a new generation beside the old files, so the replay test covers the
+cases that ran the old code and those that run the new). Re-record in place only when a
 change to the workflow is meant to be incompatible AND no case that ran the old code is still
 open; otherwise keep the old files: they are what running cases look like (see README, "Changing
 workflow code safely").
@@ -189,21 +192,26 @@ async def drive(name: str) -> WorkflowHistory:
             return await case.handle.fetch_history()
 
 
-def save(name: str, history: WorkflowHistory, out_dir: Path = HISTORIES) -> Path:
+def save(name: str, history: WorkflowHistory, out_dir: Path = HISTORIES, generation: str | None = None) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{name}.json"
+    target = out_dir / (f"{name}@{generation}.json" if generation else f"{name}.json")
     target.write_text(history.to_json() + "\n", encoding="utf-8")
     return target
 
 
-async def main(names: list[str]) -> int:
+async def main(args: list[str]) -> int:
+    generation = None
+    if "--generation" in args:
+        at = args.index("--generation")
+        generation, args = args[at + 1], args[:at] + args[at + 2:]
+    names = args
     unknown = sorted(set(names) - set(PATHS))
     if unknown:
         print(f"unknown path(s): {', '.join(unknown)}; known: {', '.join(PATHS)}", file=sys.stderr)
         return 2
     for name in names or list(PATHS):
         history = await drive(name)
-        print(f"recorded {save(name, history)} ({len(history.events)} events)")
+        print(f"recorded {save(name, history, generation=generation)} ({len(history.events)} events)")
     return 0
 
 
