@@ -76,6 +76,7 @@ from domain.provision import ProvisionKind
 from domain.stages import Action, Stage, is_allowed
 from readmodel import case_queries
 from readmodel.case_projection import child_key
+from readmodel.database import session_scope
 from readmodel.tables import AccessRecord, CaseRow, IdempotencyRecord
 
 WORKFLOW_TYPE = "CaseWorkflow"
@@ -721,8 +722,6 @@ def list_cases(
     offset: int = Query(0, ge=0, le=10_000_000),
     principal: Principal = Depends(require_school_or_staff),
 ) -> Response:
-    from readmodel.database import session_scope
-
     scope = sorted(principal.school_urns) if principal.is_school else None
     with session_scope(services(request).engine) as session:
         rows, total = case_queries.list_cases(
