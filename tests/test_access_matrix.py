@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,17 +31,12 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.catalog import build_activities
 from api.app import create_app
-from api.auth import create_api_key
 from api.case_routes import ACTION_ROUTES
 from domain.school_calendar import SchoolCalendar, load_calendar_data
-from readmodel.database import make_engine, session_scope
-from readmodel.migrate import upgrade
+from tests.api_world import api_client, case_worker, migrate_and_create_keys
 from tests.conftest import make_settings
-from workflows.case_workflow import CaseWorkflow
 
 pytestmark = pytest.mark.slow
 
@@ -206,39 +200,20 @@ async def world(
         temporal_address=temporal_dev_server.client.service_client.config.target_host,
         task_queue=f"access-{uuid.uuid4().hex}",
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    with session_scope(engine) as s:
-        tokens = {
-            "own school": create_api_key(s, "school-own", "school", [URN_OWN]),
-            "other school": create_api_key(s, "school-other", "school", [URN_OTHER]),
-            "caseworker": create_api_key(s, "officer-jb", "caseworker"),
-            "supervisor": create_api_key(s, "supervisor-1", "supervisor"),
-            "finance": create_api_key(s, "finance-1", "finance"),
-        }
-    engine.dispose()
-
-    app = create_app(settings)
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        async with Worker(
-            temporal_dev_server.client,
-            task_queue=settings.task_queue,
-            workflows=[CaseWorkflow],
-            activities=build_activities(settings),
-            activity_executor=executor,
-        ):
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-                async with httpx.AsyncClient(
-                    transport=transport, base_url="http://matrix", timeout=60
-                ) as client:
-                    w = World(client, tokens)
-                    await _seed(w)
-                    yield w
-            async for execution in temporal_dev_server.client.list_workflows(
-                f"TaskQueue = '{settings.task_queue}' AND ExecutionStatus = 'Running'"
-            ):
-                await temporal_dev_server.client.get_workflow_handle(execution.id).terminate("end of test")
+    tokens = migrate_and_create_keys(settings.database_url, {
+        "own school": ("school-own", "school", [URN_OWN]),
+        "other school": ("school-other", "school", [URN_OTHER]),
+        "caseworker": ("officer-jb", "caseworker", None),
+        "supervisor": ("supervisor-1", "supervisor", None),
+        "finance": ("finance-1", "finance", None),
+    })
+    async with (
+        case_worker(temporal_dev_server.client, settings),
+        api_client(create_app(settings), "http://matrix") as client,
+    ):
+        w = World(client, tokens)
+        await _seed(w)
+        yield w
 
 
 # -- the requests -------------------------------------------------------------------------------------

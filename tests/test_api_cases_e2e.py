@@ -16,7 +16,6 @@ import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
@@ -28,17 +27,12 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.catalog import build_activities
 from api.app import create_app
-from api.auth import create_api_key
 from domain.school_calendar import SchoolCalendar, load_calendar_data
 from infra.settings import Settings
-from readmodel.database import make_engine, session_scope
-from readmodel.migrate import upgrade
+from tests.api_world import api_client, case_worker, migrate_and_create_keys
 from tests.conftest import make_settings
-from workflows.case_workflow import CaseWorkflow
 
 pytestmark = pytest.mark.slow
 
@@ -111,45 +105,18 @@ async def world(
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,
     )
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    with session_scope(engine) as s:
-        tokens = {
-            "school_a": create_api_key(s, "school-120001", "school", [URN_A]),
-            "school_b": create_api_key(s, "school-120002", "school", [URN_B]),
-            "caseworker": create_api_key(s, "officer-jb", "caseworker"),
-            "supervisor": create_api_key(s, "supervisor-1", "supervisor"),
-            "finance": create_api_key(s, "finance-1", "finance"),
-        }
-    engine.dispose()
-
-    app = create_app(settings)
+    tokens = migrate_and_create_keys(database_url, {
+        "school_a": ("school-120001", "school", [URN_A]),
+        "school_b": ("school-120002", "school", [URN_B]),
+        "caseworker": ("officer-jb", "caseworker", None),
+        "supervisor": ("supervisor-1", "supervisor", None),
+        "finance": ("finance-1", "finance", None),
+    })
     try:
-        with ThreadPoolExecutor(max_workers=8) as executor:
-            async with Worker(
-                temporal_dev_server.client,
-                task_queue=settings.task_queue,
-                workflows=[CaseWorkflow],
-                activities=build_activities(settings),
-                activity_executor=executor,
-            ):
-                async with app.router.lifespan_context(app):
-                    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-                    async with httpx.AsyncClient(
-                        transport=transport, base_url="http://testserver", timeout=60
-                    ) as client:
-                        yield World(client, settings, tokens, inbox)
-                    await _terminate_open_cases(temporal_dev_server, settings.task_queue)
+        async with case_worker(temporal_dev_server.client, settings), api_client(create_app(settings)) as client:
+            yield World(client, settings, tokens, inbox)
     finally:
         controller.stop()
-
-
-async def _terminate_open_cases(env: WorkflowEnvironment, task_queue: str) -> None:
-    """Cases this test left open would otherwise keep timers running on the shared dev server."""
-    async for execution in env.client.list_workflows(
-        f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running'"
-    ):
-        await env.client.get_workflow_handle(execution.id).terminate("end of test")
 
 
 # -- dates from the real calendar --------------------------------------------------------------------

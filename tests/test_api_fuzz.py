@@ -22,7 +22,6 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -43,17 +42,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.catalog import build_activities
 from api.app import create_app
-from api.auth import create_api_key
 from domain.school_calendar import SchoolCalendar, load_calendar_data
 from infra.settings import Settings
-from readmodel.database import make_engine, session_scope
-from readmodel.migrate import upgrade
+from tests.api_world import case_worker, migrate_and_create_keys
 from tests.conftest import make_settings
-from workflows.case_workflow import CaseWorkflow
 
 pytestmark = pytest.mark.slow
 
@@ -146,14 +140,6 @@ async def _seed_cases(settings: Settings, tokens: dict[str, str]) -> tuple[list[
     return refs, docs
 
 
-async def _terminate_open_cases(env: WorkflowEnvironment, task_queue: str) -> None:
-    """Cases left open would keep timers running on the shared dev server."""
-    async for execution in env.client.list_workflows(
-        f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running'"
-    ):
-        await env.client.get_workflow_handle(execution.id).terminate("end of fuzz test")
-
-
 @pytest.fixture(scope="module")
 async def fuzz(
     temporal_dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
@@ -165,34 +151,21 @@ async def fuzz(
         task_queue=f"fuzz-{uuid.uuid4().hex}",
         max_document_bytes=64 * 1024,
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    with session_scope(engine) as s:
-        tokens = {
-            "school_a": create_api_key(s, "school-a", "school", [URN_A]),
-            "school_b": create_api_key(s, "school-b", "school", [URN_B]),
-            "caseworker": create_api_key(s, "officer-jb", "caseworker"),
-            "supervisor": create_api_key(s, "supervisor-1", "supervisor"),
-            "finance": create_api_key(s, "finance-1", "finance"),
-        }
-    engine.dispose()
-
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        async with Worker(
-            temporal_dev_server.client,
-            task_queue=settings.task_queue,
-            workflows=[CaseWorkflow],
-            activities=build_activities(settings),
-            activity_executor=executor,
-        ):
-            refs, docs = await _seed_cases(settings, tokens)
-            app = create_app(settings)
-            schema = await asyncio.to_thread(schemathesis.openapi.from_asgi, "/openapi.json", app)
-            try:
-                yield Fuzz(schema, settings, tokens, refs, docs)
-            finally:
-                await asyncio.to_thread(asgi.shutdown_lifespans)
-                await _terminate_open_cases(temporal_dev_server, settings.task_queue)
+    tokens = migrate_and_create_keys(settings.database_url, {
+        "school_a": ("school-a", "school", [URN_A]),
+        "school_b": ("school-b", "school", [URN_B]),
+        "caseworker": ("officer-jb", "caseworker", None),
+        "supervisor": ("supervisor-1", "supervisor", None),
+        "finance": ("finance-1", "finance", None),
+    })
+    async with case_worker(temporal_dev_server.client, settings):
+        refs, docs = await _seed_cases(settings, tokens)
+        app = create_app(settings)
+        schema = await asyncio.to_thread(schemathesis.openapi.from_asgi, "/openapi.json", app)
+        try:
+            yield Fuzz(schema, settings, tokens, refs, docs)
+        finally:
+            await asyncio.to_thread(asgi.shutdown_lifespans)
 
 
 def _with_real_refs(operation: Any, mode: GenerationMode, fuzz: Fuzz) -> st.SearchStrategy[Any]:

@@ -22,9 +22,8 @@ import json
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +37,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.catalog import build_activities
 from api.app import create_app
-from api.auth import create_api_key
-from domain.school_calendar import SchoolCalendar, load_calendar_data
 from infra.settings import Settings
-from readmodel.database import make_engine, session_scope
-from readmodel.migrate import upgrade
+from tests.api_world import api_client, case_worker, migrate_and_create_keys, recent_school_days
 from tests.conftest import make_settings
 from tests.temporal_paths import dev_server_path
-from workflows.case_workflow import CaseWorkflow
 
 pytestmark = pytest.mark.slow
 
@@ -125,52 +119,26 @@ class World:
 async def world(temporal_dev_server: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[World]:
     target = temporal_dev_server.client.service_client.config.target_host
     settings = make_settings(tmp_path, temporal_address=target, task_queue=f"privacy-{uuid.uuid4().hex}")
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    with session_scope(engine) as s:
-        tokens = {
-            "caseworker": create_api_key(s, "officer-privacy", "caseworker"),
-            "supervisor": create_api_key(s, "supervisor-privacy", "supervisor"),
-            "finance": create_api_key(s, "finance-privacy", "finance"),
-        }
-    engine.dispose()
+    tokens = migrate_and_create_keys(settings.database_url, {
+        "caseworker": ("officer-privacy", "caseworker", None),
+        "supervisor": ("supervisor-privacy", "supervisor", None),
+        "finance": ("finance-privacy", "finance", None),
+    })
     failing_queue = f"privacy-failing-{uuid.uuid4().hex}"
     app = create_app(settings)
     client = temporal_dev_server.client
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        async with (
-            Worker(
-                client,
-                task_queue=settings.task_queue,
-                workflows=[CaseWorkflow],
-                activities=build_activities(settings),
-                activity_executor=executor,
-            ),
-            Worker(
-                client,
-                task_queue=failing_queue,
-                workflows=[FailingWorkflow],
-                activities=[find_gp],
-                workflow_runner=UnsandboxedWorkflowRunner(),
-            ),
-            app.router.lifespan_context(app),
-        ):
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://testserver", timeout=60
-            ) as api:
-                yield World(api, app, settings, tokens, target, failing_queue)
-            async for execution in client.list_workflows(
-                f"TaskQueue = '{settings.task_queue}' AND ExecutionStatus = 'Running'"
-            ):
-                await client.get_workflow_handle(execution.id).terminate("end of test")
-
-
-def school_days_before_today(n: int) -> list[date]:
-    today = datetime.now(UTC).date()
-    year = today.year if today.month >= 9 else today.year - 1
-    days = SchoolCalendar(load_calendar_data(None, year - 1, year + 1)).school_days
-    return [d for d in days if d <= today][-n:]
+    async with (
+        case_worker(client, settings),
+        Worker(
+            client,
+            task_queue=failing_queue,
+            workflows=[FailingWorkflow],
+            activities=[find_gp],
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        ),
+        api_client(app) as api,
+    ):
+        yield World(api, app, settings, tokens, target, failing_queue)
 
 
 # -- looking for secrets -------------------------------------------------------------------------------
@@ -241,7 +209,7 @@ async def run_cli(*args: str) -> str:
 async def test_histories_hold_no_personal_data_and_supervisors_see_them_decoded(
     world: World, temporal_dev_server: WorkflowEnvironment
 ) -> None:
-    days = school_days_before_today(8)
+    days = recent_school_days(8)
     c = world.api
     notification = {
         "school_urn": "120001",

@@ -12,24 +12,16 @@ import json
 import uuid
 import zipfile
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.catalog import build_activities
 from api.app import create_app
-from api.auth import create_api_key
-from domain.school_calendar import SchoolCalendar, load_calendar_data
-from readmodel.database import make_engine, session_scope
-from readmodel.migrate import upgrade
+from tests.api_world import api_client, case_worker, migrate_and_create_keys, recent_school_days
 from tests.conftest import make_settings
-from workflows.case_workflow import CaseWorkflow
 
 pytestmark = pytest.mark.slow
 
@@ -48,42 +40,13 @@ async def api(
         temporal_address=temporal_dev_server.client.service_client.config.target_host,
         task_queue=f"sar-{uuid.uuid4().hex}",
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    with session_scope(engine) as s:
-        tokens = {
-            "caseworker": create_api_key(s, "officer-sar", "caseworker"),
-            "supervisor": create_api_key(s, "supervisor-sar", "supervisor"),
-            "school": create_api_key(s, "school-sar", "school", ["120001"]),
-        }
-    engine.dispose()
-    app = create_app(settings)
-    client = temporal_dev_server.client
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        async with (
-            Worker(
-                client,
-                task_queue=settings.task_queue,
-                workflows=[CaseWorkflow],
-                activities=build_activities(settings),
-                activity_executor=executor,
-            ),
-            app.router.lifespan_context(app),
-        ):
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as c:
-                yield c, tokens
-            async for execution in client.list_workflows(
-                f"TaskQueue = '{settings.task_queue}' AND ExecutionStatus = 'Running'"
-            ):
-                await client.get_workflow_handle(execution.id).terminate("end of test")
-
-
-def recent_school_days(n: int) -> list[date]:
-    today = datetime.now(UTC).date()
-    year = today.year if today.month >= 9 else today.year - 1
-    days = SchoolCalendar(load_calendar_data(None, year - 1, year + 1)).school_days
-    return [d for d in days if d <= today][-n:]
+    tokens = migrate_and_create_keys(settings.database_url, {
+        "caseworker": ("officer-sar", "caseworker", None),
+        "supervisor": ("supervisor-sar", "supervisor", None),
+        "school": ("school-sar", "school", ["120001"]),
+    })
+    async with case_worker(temporal_dev_server.client, settings), api_client(create_app(settings)) as c:
+        yield c, tokens
 
 
 async def test_supervisor_exports_everything_held_about_a_child(
