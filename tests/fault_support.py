@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -48,18 +47,13 @@ from domain.search_attributes import cli_flags
 from infra.settings import Settings
 from infra.temporal_client import build_data_converter
 from tests.case_harness import notification
+from tests.free_port import free_port
 from tests.temporal_paths import dev_server_path
 from workflows.case_workflow import CaseWorkflow
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OFFICER = Actor(role=Role.CASEWORKER, name="officer-jb")
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], *, within: float, what: str, every: float = 0.25) -> T:

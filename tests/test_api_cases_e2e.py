@@ -13,7 +13,6 @@ The dev server runs in real time, so dates are chosen from the real school calen
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from domain.school_calendar import SchoolCalendar, load_calendar_data
 from infra.settings import Settings
 from tests.api_world import api_client, case_worker, migrate_and_create_keys
 from tests.conftest import make_settings
+from tests.free_port import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -60,12 +60,6 @@ class Inbox:
 
     def to(self, address: str) -> list[Message]:
         return [m for m in self.messages if address in m["X-Envelope-To"]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- the world --------------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """The email activity against a real SMTP server (aiosmtpd) and the outbox folder."""
 
 import email
-import socket
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -32,6 +31,7 @@ from domain.email_models import (
 from infra.settings import Settings
 from readmodel.database import make_engine, session_scope
 from readmodel.tables import SentEmail
+from tests.free_port import free_port
 
 CASE = "MN-26-7K3Q9P"
 PARENT = "parent.hartley@example.com"
@@ -46,12 +46,6 @@ class CollectingHandler:
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import asyncio
 import base64
 import binascii
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from api.app import create_app
 from infra.settings import Settings
 from tests.api_world import api_client, case_worker, migrate_and_create_keys, recent_school_days
 from tests.conftest import make_settings
+from tests.free_port import free_port
 from tests.temporal_paths import dev_server_path
 
 pytestmark = pytest.mark.slow
@@ -89,12 +89,6 @@ class FailingWorkflow:
 
 
 # -- the world ----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
