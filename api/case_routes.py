@@ -47,7 +47,7 @@ from api.problems import (
     problem_responses,
 )
 from domain.case_commands import (
-    AbsenceReason,
+    AbsenceNotification,
     AddNote,
     AgreeReintegrationPlan,
     AssignOfficer,
@@ -71,7 +71,7 @@ from domain.case_commands import (
 )
 from domain.case_state import CaseView, TaskKind
 from domain.case_transitions import DATE_HORIZON
-from domain.people import Child, Parent, Role
+from domain.people import Role
 from domain.provision import ProvisionKind
 from domain.stages import Action, Stage, is_allowed
 from readmodel import case_queries
@@ -423,7 +423,7 @@ async def send_update(
 # ------------------------------------------------------------------------------------------------
 
 
-class NotifyAbsence(BaseModel):
+class NotifyAbsence(AbsenceNotification):
     """A school's notification that a pupil is, or will be, absent through illness."""
 
     model_config = ConfigDict(
@@ -444,15 +444,6 @@ class NotifyAbsence(BaseModel):
         },
     )
 
-    school_urn: str = Field(pattern=r"^\d{6}$", examples=["120001"])
-    child: Child
-    parent: Parent
-    first_day_of_absence: date
-    expected_return: date | None = Field(
-        default=None, description="First day the child is expected back; none if not known"
-    )
-    reason: AbsenceReason
-    health_summary: str | None = Field(default=None, max_length=4000)
     absence_days: list[date] = Field(
         default_factory=list, max_length=400, description="School days already missed this school year"
     )

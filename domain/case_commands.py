@@ -30,10 +30,9 @@ class Command(BaseModel):
     actor: Actor
 
 
-class OpenCase(BaseModel):
-    """The workflow input: a school's notification that a pupil is, or will be, absent through illness."""
+class AbsenceNotification(BaseModel):
+    """What a school tells the LA about a pupil who is, or will be, absent through illness."""
 
-    case_ref: str = Field(pattern=CASE_REF_PATTERN, examples=["MN-26-7K3Q9P"])
     school_urn: str = Field(pattern=r"^\d{6}$", examples=["120001"])
     child: Child
     parent: Parent
@@ -46,6 +45,12 @@ class OpenCase(BaseModel):
     absence_days: list[date] = Field(
         default_factory=list, description="School days already missed this school year, any order"
     )
+
+
+class OpenCase(AbsenceNotification):
+    """The workflow input: the notification, under the case reference given to it, and who sent it."""
+
+    case_ref: str = Field(pattern=CASE_REF_PATTERN, examples=["MN-26-7K3Q9P"])
     actor: Actor
     carried_state: dict[str, Any] | None = Field(
         default=None,
