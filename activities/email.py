@@ -4,12 +4,16 @@
   first line is `Subject: ...`; a subject may only use `$case_ref`, so no child's name ever reaches
   a subject line (or a mail server's logs). Every body gets `$case_ref`; the other variables come
   from `EmailRequest.context` (see `required_variables`). A missing one is a non-retryable error.
-- Idempotent: a `SentEmail` row per idempotency key; the Message-ID is derived from the key. Over
-  SMTP the row is inserted just before the message is handed over (DATA) and committed the moment
-  the server accepts it, before QUIT: a worker killed mid-send leaves either no delivery and no row
-  (the retry sends) or both; only a crash in the instant between the server's "250" and the commit
-  can still resend, and then with the same Message-ID. A second attempt running at the same time
-  waits on the row and sends nothing.
+- Never twice: a `SentEmail` row per idempotency key (the Message-ID is derived from the key) records
+  how far the message got, each step in its own short transaction: `claimed`, then `handing_over`
+  (committed just before DATA), then `sent` (just after the server's "250"). A retry after a worker
+  died sends a message that never reached the server, finds a sent one and sends nothing, and finds
+  one left `handing_over` unknowable: SMTP cannot tell whether the server took it, so it is not sent
+  again but reported as a non-retryable `EmailDeliveryUnconfirmed`, which the case raises as an
+  alert for a person to check. The same holds when the connection breaks during DATA. A refusal
+  with a reply means nothing was delivered: the claim goes back to `claimed` and a retry sends.
+  Attempts running side by side (a timed-out one and its retry) settle by compare-and-set on the
+  row, so only one of them can ever hand the message over.
 - SMTP (aiosmtplib) when `smtp_host` is set; otherwise an `.eml` file in `outbox_dir`.
 - Several recipients are never shown each other's addresses: they go in the envelope, the `To`
   header says `undisclosed-recipients:;`.
@@ -23,6 +27,7 @@ import hashlib
 import os
 import string
 import tempfile
+import uuid
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
@@ -33,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 import aiosmtplib
 from icalendar import Calendar, Event, vCalAddress
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -42,7 +48,7 @@ from temporalio.exceptions import ApplicationError
 from domain.email_models import CalendarInvite, EmailReceipt, EmailRequest, EmailTemplate, RecipientRole
 from infra.logging import activity_logger, get_logger
 from infra.settings import Settings
-from readmodel.database import get_engine, is_unavailable, session_scope, unavailable_from
+from readmodel.database import get_engine, is_unavailable, session_scope
 from readmodel.tables import SentEmail
 
 _log = get_logger(__name__)
@@ -172,71 +178,153 @@ def build_message(
 
 # -- database -----------------------------------------------------------------------------------
 
+CLAIMED, HANDING_OVER, SENT = "claimed", "handing_over", "sent"
+# A message has been "handing over" this long only if the attempt doing it has died: every read and
+# write of that attempt's SMTP conversation times out sooner.
+HANDOVER_SETTLES_AFTER = timedelta(seconds=SMTP_TIMEOUT_SECONDS + 15)
+# After the server's "250" the record is retried this long before the outcome is called unconfirmed.
+_RECORD_SENT_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 
-class _AlreadyRecorded(Exception):
-    """Another attempt recorded this message while this one was about to hand it over."""
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-class _SendRecord:
-    """The `SentEmail` row of a message going out over SMTP: `claim` inserts it (uncommitted, so a
-    concurrent attempt waits on it), `commit` makes it durable, `abandon` rolls it back."""
+class _Superseded(Exception):
+    """A later attempt took the message over before this one started handing it to the server."""
+
+
+class _HandoverUnconfirmed(Exception):
+    """The message was being handed over when the conversation broke: it may or may not have gone."""
+
+
+def _unconfirmed(message_id: str, why: str) -> ApplicationError:
+    return ApplicationError(
+        f"delivery of {message_id} could not be confirmed ({why}); it was not sent again, so that "
+        "nobody receives it twice: check with the recipients",
+        type="EmailDeliveryUnconfirmed",
+        non_retryable=True,
+    )
+
+
+class _Delivery:
+    """The `SentEmail` row of one message, moved along by one attempt to send it over SMTP.
+
+    Every step is its own short transaction (no lock is held while the mail server reads the message)
+    and a compare-and-set on the row's status and attempt token, so that at most one attempt ever
+    hands the message to the server, even when a timed-out attempt is still running beside its retry:
+    `claim` (insert, or take over a claim that never got as far as the server), `hand_over` (just
+    before DATA), then `sent` (just after the server's "250"), or `release` (the server refused it)."""
 
     def __init__(self, engine: Engine, row: SentEmail) -> None:
         self.engine = engine
         self.row = row
-        self.session: Session | None = None
+        self.key = row.idempotency_key
+        self.token = uuid.uuid4().hex
 
-    def claim(self) -> None:
-        self.session = Session(self.engine, expire_on_commit=False)
-        self.session.add(self.row)
-        try:
-            self.session.flush()
-        except IntegrityError:
-            self.abandon()
-            raise _AlreadyRecorded() from None
-        except Exception as exc:
-            self._fail(exc)
-
-    def commit(self) -> None:
-        if self.session is not None:
+    def claim(self) -> SentEmail | None:
+        """Claim the message for this attempt (None), or the row of a message already sent. Raises
+        when an earlier attempt was handing it over: retryable while that attempt may still be alive,
+        then non-retryable (unconfirmed) for good."""
+        for _ in range(5):
+            now = datetime.now(UTC)
             try:
-                self.session.commit()
-            except Exception as exc:
-                self._fail(exc)
-            self.session.close()
-            self.session = None
+                with session_scope(self.engine) as session:
+                    session.add(
+                        SentEmail(
+                            **{
+                                **self.row.model_dump(),
+                                "status": CLAIMED,
+                                "attempt_token": self.token,
+                                "status_changed_at": now,
+                                "sent_at": None,
+                            }
+                        )
+                    )
+                return None
+            except IntegrityError:
+                pass  # the message has a row already: see how far it got
+            with session_scope(self.engine) as session:
+                row = session.get(SentEmail, self.key)
+                if row is None:
+                    continue  # erased in between: insert again
+                if row.status == SENT:
+                    return row
+                if row.status == HANDING_OVER:
+                    since = _utc(row.status_changed_at or now)
+                    if now - since < HANDOVER_SETTLES_AFTER:
+                        raise ApplicationError(
+                            "an earlier attempt is handing this message to the mail server",
+                            type="EmailHandoverInProgress",
+                        )
+                    raise _unconfirmed(
+                        row.message_id, "an earlier attempt stopped while the mail server was receiving it"
+                    )
+                if self._move(session, frm=CLAIMED, to=CLAIMED, token=row.attempt_token, now=now):
+                    return None  # an attempt that never reached the server: this one sends instead
+        raise ApplicationError(
+            "the message's record kept changing under concurrent attempts", type="EmailClaimContended"
+        )
 
-    def _fail(self, exc: Exception) -> None:
-        self.abandon()
-        if is_unavailable(exc):
-            raise unavailable_from(exc, self.engine) from exc  # Temporal retries
-        raise exc
+    def hand_over(self) -> None:
+        with session_scope(self.engine) as session:
+            if not self._move(session, frm=CLAIMED, to=HANDING_OVER, token=self.token):
+                raise _Superseded()
 
-    def abandon(self) -> None:
-        if self.session is not None:
-            try:
-                self.session.rollback()
-                self.session.close()
-            except Exception:  # noqa: BLE001, S110 - the connection may be gone; the first error matters
-                pass
-            self.session = None
+    def release(self) -> None:
+        with session_scope(self.engine) as session:
+            self._move(session, frm=HANDING_OVER, to=CLAIMED, token=self.token)
+
+    def sent(self) -> None:
+        with session_scope(self.engine) as session:
+            self._move(session, frm=HANDING_OVER, to=SENT, token=self.token)
+
+    def _move(
+        self, session: Session, *, frm: str, to: str, token: str | None, now: datetime | None = None
+    ) -> bool:
+        now = now or datetime.now(UTC)
+        values: dict[str, Any] = {"status": to, "attempt_token": self.token, "status_changed_at": now}
+        if to == SENT:
+            values["sent_at"] = now
+        statement = (
+            update(SentEmail)
+            .where(
+                SentEmail.idempotency_key == self.key,
+                SentEmail.status == frm,
+                SentEmail.attempt_token == token,
+            )
+            .values(**values)
+        )
+        return session.execute(statement).rowcount == 1
 
 
 class _RecordingSMTP(aiosmtplib.SMTP):
-    """An SMTP client that claims the message's row just before DATA and commits it as soon as the
-    server has accepted the message (before QUIT)."""
+    """An SMTP client that records the hand-over of its message around DATA (see `_Delivery`)."""
 
-    record: _SendRecord
+    delivery: _Delivery
 
     async def data(self, message: str | bytes, /, **kwargs: Any) -> aiosmtplib.SMTPResponse:
-        await asyncio.to_thread(self.record.claim)  # may wait for another writer: off the event loop
-        response = await super().data(message, **kwargs)
-        # Committed right here, without a hop to a thread pool (where it could queue behind claims
-        # waiting for the very lock this transaction holds): the row is already written, so this is
-        # short, and every millisecond between the server's acceptance and the commit is one in which
-        # a crash would send the message again.
-        self.record.commit()
+        await asyncio.to_thread(self.delivery.hand_over)
+        try:
+            response = await super().data(message, **kwargs)
+        except aiosmtplib.SMTPResponseException:
+            await asyncio.to_thread(self.delivery.release)  # refused with a reply: nothing was delivered
+            raise
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise _HandoverUnconfirmed() from exc  # no reply: the server may have taken it
+        await self._record_sent()
         return response
+
+    async def _record_sent(self) -> None:
+        """The server has the message: record it, riding out a brief database outage."""
+        for delay in (*_RECORD_SENT_DELAYS, None):
+            try:
+                await asyncio.to_thread(self.delivery.sent)
+                return
+            except Exception as exc:
+                if delay is None or not is_unavailable(exc):
+                    raise _HandoverUnconfirmed() from exc
+                await asyncio.sleep(delay)
 
 
 # -- the activity -------------------------------------------------------------------------------
@@ -267,14 +355,23 @@ class EmailActivities:
         msg = build_message(request, self.settings, addresses, message_id)
 
         if self.settings.smtp_host:
-            record = _SendRecord(self.engine, self._sent_row(request, message_id, "smtp"))
+            delivery = _Delivery(self.engine, self._sent_row(request, message_id, "smtp"))
+            previous = await asyncio.to_thread(delivery.claim)
+            if previous is not None:
+                log.info("email_already_sent", via=previous.via)
+                return EmailReceipt(message_id=previous.message_id, via=previous.via, already_sent=True)
             try:
-                await self._send_smtp(msg, addresses, record)
-            except _AlreadyRecorded:
-                log.info("email_already_sent", via="smtp")
-                return EmailReceipt(message_id=message_id, via="smtp", already_sent=True)
-            finally:
-                await asyncio.to_thread(record.abandon)  # a no-op once committed
+                await self._send_smtp(msg, addresses, delivery)
+            except _Superseded:
+                log.info("email_taken_over_by_a_later_attempt")
+                raise ApplicationError(
+                    "a later attempt took this message over", type="EmailSuperseded"
+                ) from None
+            except _HandoverUnconfirmed:
+                log.warning("email_delivery_unconfirmed")
+                raise _unconfirmed(
+                    message_id, "the mail server stopped answering while it was receiving it"
+                ) from None
             via = "smtp"
         else:
             await asyncio.to_thread(self._write_outbox, msg, addresses, message_id)
@@ -284,7 +381,7 @@ class EmailActivities:
         log.info("email_sent", via=via)
         return EmailReceipt(message_id=message_id, via=via)
 
-    async def _send_smtp(self, msg: EmailMessage, addresses: list[str], record: _SendRecord) -> None:
+    async def _send_smtp(self, msg: EmailMessage, addresses: list[str], delivery: _Delivery) -> None:
         s = self.settings
         client = _RecordingSMTP(
             hostname=s.smtp_host,
@@ -294,7 +391,7 @@ class EmailActivities:
             start_tls=s.smtp_starttls,
             timeout=SMTP_TIMEOUT_SECONDS,
         )
-        client.record = record
+        client.delivery = delivery
         try:
             async with client:
                 errors, _ = await client.send_message(msg, sender=str(s.mail_from), recipients=addresses)
@@ -331,23 +428,25 @@ class EmailActivities:
 
     def _find_sent(self, idempotency_key: str) -> SentEmail | None:
         with session_scope(self.engine) as session:
-            return session.get(SentEmail, idempotency_key)
+            row = session.get(SentEmail, idempotency_key)
+            return row if row is not None and row.status == SENT else None
 
     @staticmethod
     def _sent_row(request: EmailRequest, message_id: str, via: str) -> SentEmail:
+        now = datetime.now(UTC)
         return SentEmail(
             idempotency_key=request.idempotency_key,
             case_ref=request.case_ref,
             template=request.template.value,
             message_id=message_id,
             via=via,
-            sent_at=datetime.now(UTC),
+            status=SENT,
+            status_changed_at=now,
+            sent_at=now,
         )
 
     def _record_sent(self, request: EmailRequest, message_id: str, via: str) -> None:
-        row = self._sent_row(request, message_id, via)
-        try:
-            with session_scope(self.engine) as session:
-                session.add(row)
-        except IntegrityError:
-            pass  # a concurrent duplicate recorded it first: it is the same message
+        with session_scope(self.engine) as session:
+            session.merge(
+                self._sent_row(request, message_id, via)
+            )  # the same message, whoever wrote it first

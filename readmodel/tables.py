@@ -81,7 +81,12 @@ class LedgerEntry(SQLModel, table=True):
 
 
 class SentEmail(SQLModel, table=True):
-    """Mail already handed to SMTP or the outbox: a retried activity finds it here and sends nothing."""
+    """One outgoing message and how far it got (`activities/email.py`): a retried activity finds it
+    here and never hands the message to the mail server a second time.
+
+    `status`: `claimed` (an attempt is about to send; nothing handed over yet), `handing_over` (the
+    message is being given to the mail server: if that attempt died, nobody knows whether it went,
+    so it is not sent again but raised on the case), `sent` (accepted, or written to the outbox)."""
 
     __tablename__ = "sent_emails"
 
@@ -90,7 +95,10 @@ class SentEmail(SQLModel, table=True):
     template: str = Field(max_length=40)
     message_id: str = Field(max_length=200)
     via: str = Field(max_length=10, description="smtp or outbox")
-    sent_at: datetime
+    status: str = Field(default="sent", max_length=16, sa_column_kwargs={"server_default": "sent"})
+    attempt_token: str | None = Field(default=None, max_length=40, description="The attempt holding the claim")
+    status_changed_at: datetime | None = None
+    sent_at: datetime | None = Field(default=None, description="When the mail server (or outbox) took it")
 
 
 class DocumentRow(SQLModel, table=True):

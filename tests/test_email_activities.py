@@ -1,6 +1,9 @@
 """The email activity against a real SMTP server (aiosmtpd) and the outbox folder."""
 
+import asyncio
 import email
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -14,8 +17,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.email import (
+    HANDOVER_SETTLES_AFTER,
     TEMPLATE_DIR,
     EmailActivities,
+    _Delivery,
+    _Superseded,
     message_id_for,
     outbox_file_for,
     render,
@@ -272,16 +278,193 @@ async def test_outbox_mode_writes_a_readable_eml(tmp_path, engine):
     assert len(list(settings.outbox_dir.iterdir())) == 1
 
 
-async def test_smtp_down_raises_a_retryable_error(tmp_path, engine):
-    settings = make_settings(tmp_path, smtp_host="127.0.0.1", smtp_port=free_port())
+async def test_smtp_down_raises_a_retryable_error_and_the_retry_sends_once(tmp_path, engine):
+    port = free_port()
+    settings = make_settings(tmp_path, smtp_host="127.0.0.1", smtp_port=port)
     activities = EmailActivities(settings, engine=engine)
     with pytest.raises(ApplicationError) as info:
         await ActivityEnvironment().run(activities.send_email, review_invitation("down-1"))
     assert not info.value.non_retryable
     assert info.value.type == "SmtpUnavailable"
     assert PARENT not in str(info.value)
+    assert status_of(engine, "down-1") == "claimed"  # nothing reached a server: a retry will send it
+
+    handler = CollectingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        receipt = await ActivityEnvironment().run(activities.send_email, review_invitation("down-1"))
+    finally:
+        controller.stop()
+    assert not receipt.already_sent and len(handler.messages) == 1
+    assert status_of(engine, "down-1") == "sent"
+
+
+# -- never twice: what a retry finds after an attempt died ------------------------------------------
+
+
+def status_of(engine, key: str) -> str | None:
     with session_scope(engine) as session:
-        assert session.get(SentEmail, "down-1") is None  # a retry will send it
+        row = session.get(SentEmail, key)
+        return None if row is None else row.status
+
+
+def left_by_a_dead_attempt(engine, key: str, status: str, seconds_ago: float) -> None:
+    """The row an attempt leaves when its worker is killed at that step."""
+    at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    with session_scope(engine) as session:
+        session.add(
+            SentEmail(
+                idempotency_key=key,
+                case_ref=CASE,
+                template="review_invitation",
+                message_id=message_id_for(key),
+                via="smtp",
+                status=status,
+                attempt_token="dead-attempt",
+                status_changed_at=at,
+            )
+        )
+
+
+async def test_a_message_claimed_by_a_dead_attempt_that_never_reached_the_server_is_sent(
+    smtp_server, smtp_activities, engine
+):
+    _, handler = smtp_server
+    left_by_a_dead_attempt(engine, "dead-1", "claimed", seconds_ago=31)
+    receipt = await ActivityEnvironment().run(smtp_activities.send_email, review_invitation("dead-1"))
+    assert not receipt.already_sent and len(handler.messages) == 1
+    assert status_of(engine, "dead-1") == "sent"
+
+
+async def test_a_message_a_dead_attempt_was_handing_over_is_never_sent_again(
+    smtp_server, smtp_activities, engine
+):
+    _, handler = smtp_server
+    left_by_a_dead_attempt(
+        engine, "dead-2", "handing_over", seconds_ago=HANDOVER_SETTLES_AFTER.total_seconds() + 1
+    )
+    with pytest.raises(ApplicationError) as info:
+        await ActivityEnvironment().run(smtp_activities.send_email, review_invitation("dead-2"))
+    # Non-retryable: the case raises it for a person, who can ask the recipients.
+    assert info.value.type == "EmailDeliveryUnconfirmed" and info.value.non_retryable
+    assert message_id_for("dead-2") in str(info.value) and PARENT not in str(info.value)
+    assert handler.messages == []
+    assert status_of(engine, "dead-2") == "handing_over"
+
+
+async def test_a_hand_over_that_may_still_be_running_is_waited_for_not_repeated(
+    smtp_server, smtp_activities, engine
+):
+    _, handler = smtp_server
+    left_by_a_dead_attempt(engine, "busy-1", "handing_over", seconds_ago=1)
+    with pytest.raises(ApplicationError) as info:
+        await ActivityEnvironment().run(smtp_activities.send_email, review_invitation("busy-1"))
+    assert info.value.type == "EmailHandoverInProgress" and not info.value.non_retryable
+    assert handler.messages == []
+
+
+class RefusingOnceHandler(CollectingHandler):
+    """Refuses the first message with a reply (so nothing is delivered), accepts the rest."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        if self.refused == 0:
+            self.refused += 1
+            return "451 Try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_a_message_the_server_refused_is_sent_by_the_retry(tmp_path, engine):
+    handler = RefusingOnceHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        settings = make_settings(tmp_path, smtp_host="127.0.0.1", smtp_port=controller.port)
+        activities = EmailActivities(settings, engine=engine)
+        with pytest.raises(ApplicationError) as info:
+            await ActivityEnvironment().run(activities.send_email, review_invitation("refused-1"))
+        assert info.value.type == "SmtpError" and not info.value.non_retryable
+        assert status_of(engine, "refused-1") == "claimed"
+        await ActivityEnvironment().run(activities.send_email, review_invitation("refused-1"))
+    finally:
+        controller.stop()
+    assert handler.refused == 1 and len(handler.messages) == 1
+    assert status_of(engine, "refused-1") == "sent"
+
+
+class HangingUpHandler(CollectingHandler):
+    """Reads the whole message, then drops the connection without a reply."""
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        await super().handle_DATA(server, session, envelope)
+        server.transport.close()
+        return "250 never seen by the client"
+
+
+async def test_a_connection_lost_during_data_is_reported_unconfirmed_not_resent(tmp_path, engine):
+    handler = HangingUpHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        settings = make_settings(tmp_path, smtp_host="127.0.0.1", smtp_port=controller.port)
+        activities = EmailActivities(settings, engine=engine)
+        with pytest.raises(ApplicationError) as info:
+            await ActivityEnvironment().run(activities.send_email, review_invitation("hangup-1"))
+    finally:
+        controller.stop()
+    assert info.value.type == "EmailDeliveryUnconfirmed" and info.value.non_retryable
+    assert len(handler.messages) == 1  # the server did have it: sending it again would be a duplicate
+    assert status_of(engine, "hangup-1") == "handing_over"
+
+
+async def test_of_two_attempts_side_by_side_only_one_hands_the_message_over(engine):
+    row = EmailActivities._sent_row(review_invitation("race-1"), message_id_for("race-1"), "smtp")
+    timed_out, retry = _Delivery(engine, row), _Delivery(engine, row)
+    assert await asyncio.to_thread(timed_out.claim) is None
+    assert await asyncio.to_thread(retry.claim) is None  # the first never reached the server: taken over
+    with pytest.raises(_Superseded):
+        await asyncio.to_thread(timed_out.hand_over)
+    await asyncio.to_thread(retry.hand_over)
+    await asyncio.to_thread(retry.sent)
+    assert status_of(engine, "race-1") == "sent"
+
+
+class SlowHandler(CollectingHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.receiving = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.receiving.set()
+        await asyncio.sleep(2)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_a_slow_mail_server_holds_no_database_lock(tmp_path, engine):
+    """SQLite allows one writer: while a slow relay reads a message, other writes must still go."""
+    handler = SlowHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        settings = make_settings(tmp_path, smtp_host="127.0.0.1", smtp_port=controller.port)
+        activities = EmailActivities(settings, engine=engine)
+        sending = asyncio.create_task(
+            ActivityEnvironment().run(activities.send_email, review_invitation("slow-1"))
+        )
+        assert await asyncio.to_thread(handler.receiving.wait, 10)
+        assert status_of(engine, "slow-1") == "handing_over"
+        started = time.monotonic()
+        await asyncio.to_thread(left_by_a_dead_attempt, engine, "other-write", "sent", 0)
+        waited = time.monotonic() - started
+        await sending
+    finally:
+        controller.stop()
+    assert waited < 1.0, f"a write waited {waited:.2f} s for the mail server"
+    assert len(handler.messages) == 1 and status_of(engine, "slow-1") == "sent"
 
 
 # -- templates ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, inspect, select, text
@@ -41,8 +42,8 @@ from readmodel.database import (
     ping,
     session_scope,
 )
-from readmodel.migrate import current_revision, head_revision, upgrade
-from readmodel.tables import CaseRow, LedgerEntry, TaskRow
+from readmodel.migrate import alembic_config, current_revision, head_revision, upgrade
+from readmodel.tables import CaseRow, LedgerEntry, SentEmail, TaskRow
 from tests.readmodel_fixtures import (  # noqa: F401 - fixtures
     OPENED_AT,
     child,
@@ -90,6 +91,35 @@ def test_migrations_create_exactly_the_metadata(database_url):
         engine.dispose()
     assert diff == []
     assert tables == set(SQLModel.metadata.tables) | {"alembic_version"}
+
+
+def test_emails_recorded_before_0003_stay_sent_and_downgrade_keeps_only_sent(database_url):
+    """A council upgrading keeps its record of what was sent: retries must still find it."""
+    assert upgrade(database_url, "0002") == "0002"
+    at = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO sent_emails (idempotency_key, case_ref, template, message_id, via, sent_at) "
+                    "VALUES ('k-old', 'MN-26-000001', 'review_invitation', '<old@casework>', 'smtp', :at)"
+                ),
+                {"at": at},
+            )
+        assert upgrade(database_url) == head_revision()
+        with session_scope(engine) as session:
+            row = session.get(SentEmail, "k-old")
+            assert (row.status, row.via, row.message_id) == ("sent", "smtp", "<old@casework>")
+            assert row.sent_at is not None and row.sent_at.replace(tzinfo=UTC) == at
+            session.add(SentEmail(idempotency_key="k-new", case_ref="MN-26-000001", template="t",
+                                  message_id="<new@casework>", via="smtp", status="handing_over"))
+        command.downgrade(alembic_config(database_url), "0002")
+        with engine.connect() as conn:
+            keys = conn.execute(text("SELECT idempotency_key FROM sent_emails")).scalars().all()
+        assert keys == ["k-old"]  # a message never confirmed sent is not passed off as sent
+    finally:
+        engine.dispose()
 
 
 def test_migrate_command_prints_one_line(tmp_path):
