@@ -1,13 +1,15 @@
 """Real scenarios on the time-skipping server, each asserting outcomes and dates on the test calendar
 (spring 2030: 7 Jan - 29 Mar, half-term 18-22 Feb; autumn 2029 ends Thursday 20 Dec)."""
 
-from datetime import date
+import asyncio
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from activities.email import message_id_for
 from domain import search_attributes as sa
 from domain.case_commands import (
     AgreeReintegrationPlan,
@@ -27,6 +29,8 @@ from domain.case_commands import (
 )
 from domain.provision import Provision, ProvisionKind
 from domain.stages import Stage
+from readmodel.database import make_engine, session_scope
+from readmodel.tables import SentEmail
 from tests.case_harness import OFFICER, PARENT_EMAIL, CaseDriver, case_world, notification, travel_to
 
 SUPERVISORS = "inclusion-supervisors@council.example.gov.uk"
@@ -210,3 +214,31 @@ async def test_school_change_mid_provision_moves_the_recoupment(tmp_path):
             ("120002", date(2030, 2, 25), date(2030, 3, 29), 25),
         ]
         assert sum(e.amount for e in ledger) == Decimal("36.76") * 45
+
+
+async def test_an_email_a_dead_worker_was_handing_over_is_raised_on_the_case_not_sent_again(tmp_path):
+    """A worker killed while the mail server was receiving the consent request leaves its record
+    `handing_over`: nobody can know whether the parent got it, so it is not sent a second time and
+    the case carries an alert for the officer to check with the parent. The case goes on."""
+    async with case_world(tmp_path) as world:
+        await travel_to(world.env, date(2030, 1, 7))
+        case = await world.open_case(notification(date(2030, 1, 7)))
+        state = (await case.view()).state
+        key = f"{state.case_ref}:{len(state.timeline) + 1}:consent-request"  # domain.case_transitions._key
+        with session_scope(make_engine(world.settings.database_url)) as session:
+            session.add(SentEmail(idempotency_key=key, case_ref=state.case_ref, template="consent_request",
+                                  message_id=message_id_for(key), via="smtp", status="handing_over",
+                                  attempt_token="killed-worker", status_changed_at=datetime.now(UTC) - timedelta(hours=1)))
+
+        await case.do("request_consent", RequestConsent(actor=OFFICER))
+        for _ in range(100):
+            alerts = (await case.view()).state.alerts
+            if alerts:
+                break
+            await asyncio.sleep(0.05)
+        assert [a.kind for a in alerts] == ["email_unconfirmed"]
+        assert alerts[0].detail.startswith("consent_request may not have arrived")
+        assert PARENT_EMAIL not in alerts[0].detail
+        assert world.mail.subjects_to(PARENT_EMAIL) == []
+        view = await case.do("record_consent", RecordConsent(actor=OFFICER, decision=ConsentDecision.REFUSED))
+        assert view.state.stage is Stage.DECIDING

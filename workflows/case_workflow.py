@@ -245,18 +245,22 @@ class CaseWorkflow:
         self._background.append(asyncio.ensure_future(work))
 
     async def _send(self, mail: EmailRequest) -> None:
-        """Mail is retried until SMTP answers; mail that can never be sent is raised on the case."""
+        """Mail is retried until SMTP answers; mail that can never be sent, or that may or may not have
+        arrived (never sent twice), is raised on the case for a person."""
         try:
             await workflow.execute_activity(
                 "send_email", mail, result_type=EmailReceipt,
                 start_to_close_timeout=_QUICK, retry_policy=_EMAIL_RETRY,
             )
         except ActivityError as error:
-            cause = error.cause.message if isinstance(error.cause, ApplicationError) else "failed"
-            self.state.alerts.append(SupervisorAlert(
-                kind="email_failed", raised_on=workflow.now().date(),
-                detail=f"{mail.template.value} could not be sent: {cause}",
-            ))
+            cause = error.cause if isinstance(error.cause, ApplicationError) else None
+            if cause is not None and cause.type == "EmailDeliveryUnconfirmed":
+                # A worker died while the mail server was receiving it: it was not sent again.
+                kind, detail = "email_unconfirmed", f"{mail.template.value} may not have arrived: {cause.message}"
+            else:
+                kind = "email_failed"
+                detail = f"{mail.template.value} could not be sent: {cause.message if cause else 'failed'}"
+            self.state.alerts.append(SupervisorAlert(kind=kind, raised_on=workflow.now().date(), detail=detail))
             self._projection_stale = True
             self._wake = True
 
