@@ -1,14 +1,13 @@
 """A worker killed with SIGKILL at random moments, again and again, while twelve cases run from the
 school's notification to closure, then started again: every case completes, every recoupment charge
-is in the ledger exactly once, the read model shows every case closed, and every email reaches the
-mail server once.
+is in the ledger exactly once, the read model shows every case closed, and no email reaches the mail
+server twice.
 
-The one exception is physics, not a bug: SMTP cannot be made part of a transaction, so a worker
-killed in the instant between the mail server accepting a message and the service recording it
-(activities/email.py commits the record right after the server's "250") has no way to know the
-message went out, and its retry delivers it again, with the same Message-ID so the receiving side
-sees the same message. The test allows exactly that and nothing else: a second delivery only of a
-message the server accepted less than `CRASH_WINDOW` before a kill, never a third.
+SMTP cannot be part of a transaction: a worker killed while the mail server was receiving a message
+(activities/email.py records the hand-over just before DATA and its success just after the "250")
+leaves no way to know whether the message went. The service never sends such a message again; it
+raises an `email_unconfirmed` alert on the case for a person to check. The test allows exactly that:
+a message missing from the mailbox only where its case carries that alert.
 
 The worker is the real `worker.py` in its own process (so SIGKILL is real: no shutdown, no last
 report to Temporal), on the real dev server, with a SQLite read model and a real SMTP server here."""
@@ -42,12 +41,12 @@ from tests.fault_support import (
     new_case,
     start_case,
 )
+from workflows.case_workflow import CaseWorkflow
 
 pytestmark = pytest.mark.slow
 
 CASES = 12
 KILLS = 3
-CRASH_WINDOW = 0.5  # seconds: a message accepted this shortly before a kill may be delivered again
 
 
 async def test_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing(
@@ -96,14 +95,19 @@ async def test_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing
     started = time.monotonic()
     try:
         chaos_task = asyncio.ensure_future(chaos())
-        results = dict(await asyncio.wait_for(asyncio.gather(*(one_case() for _ in range(CASES))), timeout=100))
+        results = dict(
+            await asyncio.wait_for(asyncio.gather(*(one_case() for _ in range(CASES))), timeout=150)
+        )
         kills = await asyncio.wait_for(chaos_task, timeout=5)
+        views = {ref: await client.get_workflow_handle(ref).query(CaseWorkflow.view) for ref in results}
     finally:
         worker.stop()
         smtp.stop()
     finished = time.monotonic()
-    print(f"{CASES} cases closed in {finished - started:.1f} s; kills at "
-          f"{', '.join(f'{k - started:.1f}' for k in kills)} s; worker started {worker.starts} times")
+    print(
+        f"{CASES} cases closed in {finished - started:.1f} s; kills at "
+        f"{', '.join(f'{k - started:.1f}' for k in kills)} s; worker started {worker.starts} times"
+    )
 
     # Every case completed, and the worker really was killed in the middle of them.
     assert len(results) == CASES
@@ -113,19 +117,23 @@ async def test_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing
         assert (result.outcome, result.closed_on) == ("left_area", today), ref
         assert Decimal(result.recoupment_total) > 0, ref
 
-    # Every email reached the mail server once; again only if a kill cut it off from its record.
+    # No email reached the mail server twice. Every case's mail arrived, except a message a kill cut
+    # off mid-hand-over: that one is raised on its case instead (it may or may not have arrived).
     deliveries = smtp.mailbox.deliveries_by_message_id()
-    redelivered = {}
-    for mid in (mid for mid, n in deliveries.items() if n > 1):
-        first = min(t for m, t in zip(smtp.mailbox.messages, smtp.mailbox.arrived, strict=True)
-                    if m["Message-ID"] == mid)
-        redelivered[mid] = (deliveries[mid], [round(k - first, 3) for k in kills if 0 <= k - first < CRASH_WINDOW])
-    print(f"{len(deliveries)} emails; delivered again after a kill right after acceptance: {redelivered}")
-    assert {mid: (n, near) for mid, (n, near) in redelivered.items() if n > 2 or not near} == {}
+    assert {mid: n for mid, n in deliveries.items() if n > 1} == {}
+    unconfirmed: dict[str, list[str]] = {}
     for ref in results:
-        sent_by_case = smtp.mailbox.templates_for(ref)
-        assert set(sent_by_case) == set(LIFECYCLE_TEMPLATES), ref
-        assert sum(sent_by_case.values()) - len(sent_by_case) <= len(redelivered), ref
+        view = views[ref]
+        unconfirmed[ref] = [
+            a.detail.split(" ", 1)[0] for a in view.state.alerts if a.kind == "email_unconfirmed"
+        ]
+        assert [a for a in view.state.alerts if a.kind == "email_failed"] == [], ref
+        missing = LIFECYCLE_TEMPLATES - smtp.mailbox.templates_for(ref)
+        assert set(missing) <= set(unconfirmed[ref]), ref
+    print(
+        f"{len(deliveries)} emails, each delivered once; left unconfirmed by a kill mid-hand-over: "
+        f"{ {ref: t for ref, t in unconfirmed.items() if t} }"
+    )
 
     engine = make_engine(settings.database_url)
     try:
@@ -135,15 +143,21 @@ async def test_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing
             rows = session.exec(select(CaseRow)).all()
     finally:
         engine.dispose()
-    # What the service recorded as sent is exactly what arrived.
-    assert sorted(s.message_id for s in sent) == sorted(deliveries)
+    # What the service recorded as sent arrived; what it could not confirm is what the cases raised.
+    assert {s.message_id for s in sent if s.status == "sent"} <= set(deliveries)
+    assert set(deliveries) <= {s.message_id for s in sent if s.status in ("sent", "handing_over")}
+    assert sorted(s.template for s in sent if s.status == "handing_over") == sorted(
+        t for templates in unconfirmed.values() for t in templates
+    )
     assert {s.via for s in sent} == {"smtp"}
     # Each case's ledger entries add up to exactly what the case recouped: nothing posted twice.
     assert len({e.idempotency_key for e in ledger}) == len(ledger)
     charged: Counter[str] = Counter()
     for entry in ledger:
         charged[entry.case_ref] += Decimal(entry.amount)
-    assert {ref: charged[ref] for ref in results} == {ref: Decimal(r.recoupment_total) for ref, r in results.items()}
+    assert {ref: charged[ref] for ref in results} == {
+        ref: Decimal(r.recoupment_total) for ref, r in results.items()
+    }
     # The read model caught up with every case.
     assert {row.case_ref: row.stage for row in rows} == dict.fromkeys(results, "closed")
 
@@ -151,7 +165,9 @@ async def test_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing
     interrupted = Counter()
     for ref in results:
         async for event in client.get_workflow_handle(ref).fetch_history_events():
-            if event.event_type in (EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-                                    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT):
+            if event.event_type in (
+                EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+                EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+            ):
                 interrupted[EventType.Name(event.event_type)] += 1
     print(f"interrupted work retried by Temporal: {dict(interrupted)}")
