@@ -4,6 +4,7 @@ import asyncio
 import email
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -364,6 +365,19 @@ async def test_a_hand_over_that_may_still_be_running_is_waited_for_not_repeated(
     assert handler.messages == []
 
 
+@contextmanager
+def mail_server(handler, tmp_path, engine):
+    """The email activities pointed at a real SMTP server that answers with `handler`."""
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield EmailActivities(
+            make_settings(tmp_path, smtp_host="127.0.0.1", smtp_port=controller.port), engine=engine
+        )
+    finally:
+        controller.stop()
+
+
 class RefusingOnceHandler(CollectingHandler):
     """Refuses the first message with a reply (so nothing is delivered), accepts the rest."""
 
@@ -380,18 +394,12 @@ class RefusingOnceHandler(CollectingHandler):
 
 async def test_a_message_the_server_refused_is_sent_by_the_retry(tmp_path, engine):
     handler = RefusingOnceHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        settings = make_settings(tmp_path, smtp_host="127.0.0.1", smtp_port=controller.port)
-        activities = EmailActivities(settings, engine=engine)
+    with mail_server(handler, tmp_path, engine) as activities:
         with pytest.raises(ApplicationError) as info:
             await ActivityEnvironment().run(activities.send_email, review_invitation("refused-1"))
         assert info.value.type == "SmtpError" and not info.value.non_retryable
         assert status_of(engine, "refused-1") == "claimed"
         await ActivityEnvironment().run(activities.send_email, review_invitation("refused-1"))
-    finally:
-        controller.stop()
     assert handler.refused == 1 and len(handler.messages) == 1
     assert status_of(engine, "refused-1") == "sent"
 
@@ -407,15 +415,9 @@ class HangingUpHandler(CollectingHandler):
 
 async def test_a_connection_lost_during_data_is_reported_unconfirmed_not_resent(tmp_path, engine):
     handler = HangingUpHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        settings = make_settings(tmp_path, smtp_host="127.0.0.1", smtp_port=controller.port)
-        activities = EmailActivities(settings, engine=engine)
+    with mail_server(handler, tmp_path, engine) as activities:
         with pytest.raises(ApplicationError) as info:
             await ActivityEnvironment().run(activities.send_email, review_invitation("hangup-1"))
-    finally:
-        controller.stop()
     assert info.value.type == "EmailDeliveryUnconfirmed" and info.value.non_retryable
     assert len(handler.messages) == 1  # the server did have it: sending it again would be a duplicate
     assert status_of(engine, "hangup-1") == "handing_over"
@@ -447,11 +449,7 @@ class SlowHandler(CollectingHandler):
 async def test_a_slow_mail_server_holds_no_database_lock(tmp_path, engine):
     """SQLite allows one writer: while a slow relay reads a message, other writes must still go."""
     handler = SlowHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        settings = make_settings(tmp_path, smtp_host="127.0.0.1", smtp_port=controller.port)
-        activities = EmailActivities(settings, engine=engine)
+    with mail_server(handler, tmp_path, engine) as activities:
         sending = asyncio.create_task(
             ActivityEnvironment().run(activities.send_email, review_invitation("slow-1"))
         )
@@ -461,8 +459,6 @@ async def test_a_slow_mail_server_holds_no_database_lock(tmp_path, engine):
         await asyncio.to_thread(left_by_a_dead_attempt, engine, "other-write", "sent", 0)
         waited = time.monotonic() - started
         await sending
-    finally:
-        controller.stop()
     assert waited < 1.0, f"a write waited {waited:.2f} s for the mail server"
     assert len(handler.messages) == 1 and status_of(engine, "slow-1") == "sent"
 
