@@ -321,7 +321,7 @@ def percentile(samples: Sequence[float], q: float) -> float:
 
 
 def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
+    return f"{seconds * 1000:.2f} ms" if seconds < 0.01 else f"{seconds * 1000:.1f} ms"
 
 
 def describe(name: str, samples: Sequence[float]) -> str:

@@ -17,7 +17,7 @@ import unicodedata
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -136,82 +136,92 @@ def provision_kinds_on(provisions: list[Provision], on: date) -> str:
     return ",".join(sorted(kinds))
 
 
-def case_row(view: CaseView, keyring: CaseKeyring, now: datetime) -> CaseRow:
+def case_values(view: CaseView, keyring: CaseKeyring, now: datetime) -> dict[str, Any]:
     """The `cases` row of a view, as of `now` (which also decides which provision is running)."""
     state = view.state
     now = _utc(now)
-    return CaseRow(
-        case_ref=state.case_ref,
-        version=state.version,
-        school_urn=state.school_urn,
-        stage=state.stage.value,
-        officer=state.officer,
-        opened_at=_utc(state.opened_at),
-        first_day_of_absence=state.first_day_of_absence,
-        threshold_date=state.threshold_date,
-        provision_started_on=state.provision_started_on,
-        next_deadline=view.next_deadline,
-        overdue=view.overdue,
-        stalled=state.stalled,
-        last_progress_on=state.last_progress_on,
-        provision_kinds=provision_kinds_on(state.provisions, now.date()),
-        close_outcome=state.close_outcome.value if state.close_outcome is not None else None,
-        closed_on=state.closed_on,
-        child_key=child_key(keyring, state.child, state.school_urn),
-        personal=encrypt_personal(state, keyring),
-        retain_until=retain_until(state.child.date_of_birth),
-        updated_at=now,
-    )
+    return {
+        "case_ref": state.case_ref,
+        "version": state.version,
+        "school_urn": state.school_urn,
+        "stage": state.stage.value,
+        "officer": state.officer,
+        "opened_at": _utc(state.opened_at),
+        "first_day_of_absence": state.first_day_of_absence,
+        "threshold_date": state.threshold_date,
+        "provision_started_on": state.provision_started_on,
+        "next_deadline": view.next_deadline,
+        "overdue": view.overdue,
+        "stalled": state.stalled,
+        "last_progress_on": state.last_progress_on,
+        "provision_kinds": provision_kinds_on(state.provisions, now.date()),
+        "close_outcome": state.close_outcome.value if state.close_outcome is not None else None,
+        "closed_on": state.closed_on,
+        "child_key": child_key(keyring, state.child, state.school_urn),
+        "personal": encrypt_personal(state, keyring),
+        "retain_until": retain_until(state.child.date_of_birth),
+        "updated_at": now,
+    }
 
 
-def timeline_row(case_ref: str, event: TimelineEvent) -> TimelineRow:
-    return TimelineRow(
-        case_ref=case_ref,
-        seq=event.seq,
-        at=_utc(event.at),
-        actor_role=_clip(event.actor.role.value, 20),
-        actor_name=_clip(event.actor.name, 100),
-        action=_clip(event.action, 64),
-        summary=_clip(event.summary, 500),
-    )
+def timeline_values(case_ref: str, event: TimelineEvent) -> dict[str, Any]:
+    """The `timeline_events` row of one event."""
+    return {
+        "case_ref": case_ref,
+        "seq": event.seq,
+        "at": _utc(event.at),
+        "actor_role": _clip(event.actor.role.value, 20),
+        "actor_name": _clip(event.actor.name, 100),
+        "action": _clip(event.action, 64),
+        "summary": _clip(event.summary, 500),
+    }
 
 
-def timeline_rows(view: CaseView) -> list[TimelineRow]:
-    return [timeline_row(view.state.case_ref, e) for e in view.state.timeline]
-
-
-def task_row(state: CaseState, task: PendingTask) -> TaskRow:
+def task_values(state: CaseState, task: PendingTask) -> dict[str, Any]:
+    """The `tasks` row of one pending task."""
     role = task.assignee_role.value if hasattr(task.assignee_role, "value") else str(task.assignee_role)
-    return TaskRow(
-        case_ref=state.case_ref,
-        task_id=_clip(task.id, 100),
-        school_urn=state.school_urn,
-        kind=task.kind.value,
-        description=_clip(task.description, 500),
-        assignee_role=_clip(role, 20),
-        assignee=task.assignee,
-        due_on=task.due_on,
-        overdue=task.overdue,
-        escalated=task.escalated,
-    )
+    return {
+        "case_ref": state.case_ref,
+        "task_id": _clip(task.id, 100),
+        "school_urn": state.school_urn,
+        "kind": task.kind.value,
+        "description": _clip(task.description, 500),
+        "assignee_role": _clip(role, 20),
+        "assignee": task.assignee,
+        "due_on": task.due_on,
+        "overdue": task.overdue,
+        "escalated": task.escalated,
+    }
 
 
-def task_rows(view: CaseView) -> list[TaskRow]:
-    rows: dict[str, TaskRow] = {}
+def tasks_values(view: CaseView) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
     for task in view.pending_tasks:
-        row = task_row(view.state, task)
-        rows.setdefault(row.task_id, row)  # a task id appears once per case
+        row = task_values(view.state, task)
+        rows.setdefault(row["task_id"], row)  # a task id appears once per case
     return list(rows.values())
-
-
-def _values(row: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A row's column values as a dict for Core statements."""
-    return {c.name: getattr(row, c.name) for c in type(row).__table__.columns if c.name not in exclude}
 
 
 # ------------------------------------------------------------------------------------------------
 # Writing
 # ------------------------------------------------------------------------------------------------
+
+# Core statements built once: every projection runs the same few, so SQLAlchemy compiles them once
+# and each write only binds values (building them per call cost more than the SQL itself).
+_CASES = CaseRow.__table__
+_TIMELINE = TimelineRow.__table__
+_TASKS = TaskRow.__table__
+_UPDATE_CASE_IF_NOT_NEWER = (
+    _CASES.update()
+    .where(_CASES.c.case_ref == bindparam("b_case_ref"), _CASES.c.version <= bindparam("b_version"))
+    .values({c.name: bindparam(c.name) for c in _CASES.columns if c.name != "case_ref"})
+)
+_INSERT_CASE = _CASES.insert()
+_STORED_VERSION = select(_CASES.c.version).where(_CASES.c.case_ref == bindparam("case_ref"))
+_STORED_SEQS = select(_TIMELINE.c.seq).where(_TIMELINE.c.case_ref == bindparam("case_ref"))
+_INSERT_EVENTS = _TIMELINE.insert()
+_DELETE_TASKS = _TASKS.delete().where(_TASKS.c.case_ref == bindparam("case_ref"))
+_INSERT_TASKS = _TASKS.insert()
 
 
 def write_case_view(session: Session, view: CaseView, keyring: CaseKeyring, now: datetime) -> bool:
@@ -221,23 +231,23 @@ def write_case_view(session: Session, view: CaseView, keyring: CaseKeyring, now:
     out-of-order or late retry never rolls the read model back. Otherwise updates or inserts the
     case row, inserts the timeline events not yet stored, replaces the case's task rows, and
     returns True."""
-    row = case_row(view, keyring, now)
-    values = _values(row)
-    ref = row.case_ref
+    values = case_values(view, keyring, now)
+    ref = values["case_ref"]
+    conn = session.connection()
 
     if not _upsert_case(session, values):
         return False
 
-    stored_seqs = set(session.scalars(select(TimelineRow.seq).where(TimelineRow.case_ref == ref)))
+    stored_seqs = set(conn.execute(_STORED_SEQS, {"case_ref": ref}).scalars())
     # Only the events not stored yet are turned into rows: a long case's projection stays cheap.
-    new_events = [_values(timeline_row(ref, e)) for e in view.state.timeline if e.seq not in stored_seqs]
+    new_events = [timeline_values(ref, e) for e in view.state.timeline if e.seq not in stored_seqs]
     if new_events:
-        session.execute(insert(TimelineRow), new_events)
+        conn.execute(_INSERT_EVENTS, new_events)
 
-    session.execute(delete(TaskRow).where(TaskRow.case_ref == ref))
-    tasks = [_values(r) for r in task_rows(view)]
+    conn.execute(_DELETE_TASKS, {"case_ref": ref})
+    tasks = tasks_values(view)
     if tasks:
-        session.execute(insert(TaskRow), tasks)
+        conn.execute(_INSERT_TASKS, tasks)
     return True
 
 
@@ -260,7 +270,7 @@ def _upsert_case(session: Session, values: dict[str, Any], attempts: int = 5) ->
             continue  # it appeared (or changed) since our update: update it now
         try:
             with session.begin_nested():
-                session.execute(insert(CaseRow).values(**values))
+                session.connection().execute(_INSERT_CASE, values)
             return True
         except IntegrityError:
             if _stored_version(session, values["case_ref"]) is None:
@@ -270,14 +280,9 @@ def _upsert_case(session: Session, values: dict[str, Any], attempts: int = 5) ->
 
 
 def _update_if_not_newer(session: Session, values: dict[str, Any]) -> bool:
-    statement = (
-        update(CaseRow)
-        .where(CaseRow.case_ref == values["case_ref"], CaseRow.version <= values["version"])
-        .values(**{k: v for k, v in values.items() if k != "case_ref"})
-        .execution_options(synchronize_session=False)
-    )
-    return session.execute(statement).rowcount > 0
+    params = {**values, "b_case_ref": values["case_ref"], "b_version": values["version"]}
+    return session.connection().execute(_UPDATE_CASE_IF_NOT_NEWER, params).rowcount > 0
 
 
 def _stored_version(session: Session, case_ref: str) -> int | None:
-    return session.scalar(select(CaseRow.version).where(CaseRow.case_ref == case_ref))
+    return session.connection().execute(_STORED_VERSION, {"case_ref": case_ref}).scalar()
