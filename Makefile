@@ -13,9 +13,11 @@ lint: bootstrap
 bootstrap:
 	bash scripts/bootstrap.sh
 
-# The benchmarks (bench/): each starts its own dev server and prints its figures beside a baseline.
+# The benchmarks (bench/): each prints its figures beside a baseline measured in the same run (all but
+# projection_write start their own Temporal dev server).
 bench: bootstrap
 	.venv/bin/python -m bench.action_latency
+	.venv/bin/python -m bench.projection_write
 	.venv/bin/python -m bench.list_latency
 	.venv/bin/python -m bench.lifecycle_throughput
 	.venv/bin/python -m bench.long_case
