@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fastapi import Depends, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from api.problems import ProblemError
@@ -120,11 +121,18 @@ def _unauthorized(detail: str, *, invalid: bool) -> ProblemError:
     )
 
 
+_KEYS = ApiKey.__table__
+_KEY_BY_HASH = sa_select(_KEYS.c.name, _KEYS.c.role, _KEYS.c.school_urns, _KEYS.c.revoked_at).where(
+    _KEYS.c.token_hash == bindparam("token_hash")
+)
+
+
 def principal_for_token(session: Session, token: str) -> Principal | None:
     """The principal of an active key with this token, or None (unknown, malformed or revoked)."""
     if not _TOKEN_RE.match(token):
         return None
-    row = session.exec(select(ApiKey).where(ApiKey.token_hash == hash_token(token))).first()
+    # A Core query (no ORM instance to build): this runs before every request.
+    row = session.connection().execute(_KEY_BY_HASH, {"token_hash": hash_token(token)}).first()
     if row is None or row.revoked_at is not None:
         return None
     try:

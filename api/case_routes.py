@@ -59,6 +59,7 @@ from domain.case_commands import (
     Decide,
     ExtendReintegration,
     OpenCase,
+    ReadModelWriteFailed,
     RecordAbsenceDays,
     RecordConsent,
     RecordEvidence,
@@ -74,13 +75,17 @@ from domain.case_transitions import DATE_HORIZON
 from domain.people import Role
 from domain.provision import ProvisionKind
 from domain.stages import Action, Stage, is_allowed
+from infra.logging import get_logger
 from readmodel import case_queries
-from readmodel.case_projection import child_key
-from readmodel.database import session_scope
+from readmodel.case_projection import child_key, write_case_view
+from readmodel.database import ReadModelUnavailable, session_scope
 from readmodel.tables import AccessRecord, CaseRow, IdempotencyRecord
+
+log = get_logger(__name__)
 
 WORKFLOW_TYPE = "CaseWorkflow"
 VIEW_QUERY = "view"
+READ_MODEL_WRITE_FAILED_SIGNAL = "read_model_write_failed"
 #: How long a command or query may wait for the workflow (a worker must pick it up) before 503.
 ENGINE_TIMEOUT_SECONDS = 30.0
 _REF_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -214,11 +219,17 @@ def json_response(
     )
 
 
+#: Command fields the API fills in itself: never part of a request body.
+_SET_BY_THE_API = frozenset({"actor", "caller_writes_read_model"})
+
+
 def body_model(command: type[BaseModel]) -> type[BaseModel] | None:
     """The request body of a command: its fields without `actor` (set from the token). Unknown
     fields are refused, so a misspelt field is named in a 422 rather than silently ignored."""
     fields: dict[str, Any] = {
-        name: (info.annotation, info) for name, info in command.model_fields.items() if name != "actor"
+        name: (info.annotation, info)
+        for name, info in command.model_fields.items()
+        if name not in _SET_BY_THE_API
     }
     if not fields:
         return None
@@ -344,15 +355,20 @@ def school_view(view: CaseView) -> SchoolCaseView:
     )
 
 
+_INSERT_ACCESS_RECORD = AccessRecord.__table__.insert()
+
+
 def record_access(session: Session, principal: Principal, case_ref: str, what: str) -> None:
-    session.add(
-        AccessRecord(
-            at=datetime.now(UTC),
-            actor_role=principal.role.value,
-            actor_name=principal.name,
-            case_ref=case_ref,
-            what=what[:200],
-        )
+    """Record, in the session's transaction, that the caller read this case's personal data."""
+    session.connection().execute(
+        _INSERT_ACCESS_RECORD,
+        {
+            "at": datetime.now(UTC),
+            "actor_role": principal.role.value,
+            "actor_name": principal.name,
+            "case_ref": case_ref,
+            "what": what[:200],
+        },
     )
 
 
@@ -370,6 +386,46 @@ async def answer_view(
     ref = view.state.case_ref
     await run_db(request, lambda s: record_access(s, principal, ref, what))
     return json_response(view, status_code, headers)
+
+
+async def answer_command(request: Request, principal: Principal, view: CaseView, what: str) -> Response:
+    """The answer to a command the API sent with `caller_writes_read_model`: the view is written to
+    the read model in the same transaction as the staff read's access record, so lists show the
+    command the moment it answers. If that write fails the case is told and writes it itself; a
+    staff caller then gets 503 (their read could not be recorded), a school its answer."""
+    keyring = services(request).keyring
+    ref = view.state.case_ref
+
+    def _write(session: Session) -> None:
+        if not principal.is_school:
+            record_access(session, principal, ref, what)
+        write_case_view(session, view, keyring, datetime.now(UTC))
+
+    try:
+        await run_db(request, _write)
+    except ReadModelUnavailable:
+        await _tell_case_read_model_write_failed(request, view)
+        if not principal.is_school:
+            raise
+        return json_response(school_view(view), 200)
+    except Exception as exc:  # noqa: BLE001 - the database refused the rows: the case's own write reports it
+        log.warning("read_model_write_refused", case_ref=ref, error_type=type(exc).__name__)
+        await _tell_case_read_model_write_failed(request, view)
+        if not principal.is_school:
+            await run_db(request, lambda s: record_access(s, principal, ref, what))
+    return json_response(school_view(view) if principal.is_school else view, 200)
+
+
+async def _tell_case_read_model_write_failed(request: Request, view: CaseView) -> None:
+    """Best effort: if even this signal is lost, the case checks its read model within minutes."""
+    try:
+        client = await temporal_client(request)
+        handle = client.get_workflow_handle(view.state.case_ref)
+        async with asyncio.timeout(5):
+            await handle.signal(READ_MODEL_WRITE_FAILED_SIGNAL,
+                                ReadModelWriteFailed(version=view.state.version))
+    except Exception:  # noqa: BLE001 - the answer must not fail for this
+        log.warning("read_model_write_failed_signal_lost", case_ref=view.state.case_ref)
 
 
 async def _engine(awaitable: Any) -> Any:
@@ -971,10 +1027,10 @@ def _make_action_endpoint(spec: ActionRoute) -> Callable[..., Any]:
         check_case_ref(case_ref)
         if principal.is_school:
             await visible_case_row(request, principal, case_ref)
-        command = build_command(spec.command, data, principal)
+        command = build_command(spec.command, {**data, "caller_writes_read_model": True}, principal)
         update_id = f"{principal.name}:{spec.action.value}:{key}" if key else None
         view = await send_update(request, principal, case_ref, spec.action, command, update_id)
-        return await answer_view(request, principal, view, f"case view (after {spec.action.value})")
+        return await answer_command(request, principal, view, f"case view (after {spec.action.value})")
 
     if body_type is None:
 

@@ -28,6 +28,18 @@ class AbsenceReason(StrEnum):
 
 class Command(BaseModel):
     actor: Actor
+    caller_writes_read_model: bool = Field(
+        default=False,
+        description="The caller writes the answer to the read model itself (the API does, in the "
+        "transaction that records the read); the case then only checks the read model a while later. "
+        "Set by the API, never by a request body.",
+    )
+
+
+class ReadModelWriteFailed(BaseModel):
+    """Signal: a caller that said it would write a command's answer to the read model could not."""
+
+    version: int = Field(ge=0, description="The case version the caller failed to write")
 
 
 class AbsenceNotification(BaseModel):

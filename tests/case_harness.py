@@ -120,8 +120,11 @@ class CaseDriver:
     client: Client
     handle: WorkflowHandle
     settings: Settings
+    as_the_api: bool = False  # send commands as the API does: it writes the answer to the read model
 
     async def do(self, action: str, command: Any) -> CaseView:
+        if self.as_the_api and "caller_writes_read_model" in type(command).model_fields:
+            command = command.model_copy(update={"caller_writes_read_model": True})
         return await self.handle.execute_update(action, command, result_type=CaseView)
 
     async def view(self) -> CaseView:
@@ -185,12 +188,13 @@ class World:
     settings: Settings
     task_queue: str
     mail: MailCatcher
+    as_the_api: bool = False  # see CaseDriver.as_the_api
 
     async def open_case(self, case: OpenCase) -> CaseDriver:
         handle = await self.env.client.start_workflow(
             CaseWorkflow.run, case, id=case.case_ref, task_queue=self.task_queue
         )
-        driver = CaseDriver(self.env, self.env.client, handle, self.settings)
+        driver = CaseDriver(self.env, self.env.client, handle, self.settings, as_the_api=self.as_the_api)
         # The case is live once its rules are loaded and the first view answers.
         for _ in range(100):
             if (await driver.view()).pending_tasks:

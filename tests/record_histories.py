@@ -3,6 +3,8 @@
     .venv/bin/python -m tests.record_histories            # every path
     .venv/bin/python -m tests.record_histories stalled_case ...   # just these
     .venv/bin/python -m tests.record_histories --generation 2 ...   # beside the old: <path>@2.json
+    .venv/bin/python -m tests.record_histories --generation 3 --as-the-api   # commands sent as the API
+                                                                             # sends them (generation 3)
 
 Each path drives a real case on the time-skipping server (tests/case_harness.py, real activities)
 and saves its history, finished or mid-life, as tests/histories/<path>.json (or <path>@<generation>.json:
@@ -184,10 +186,11 @@ PATHS: dict[str, Callable[[World], Awaitable[CaseDriver]]] = {
 }
 
 
-async def drive(name: str) -> WorkflowHistory:
+async def drive(name: str, as_the_api: bool = False) -> WorkflowHistory:
     """Drive one path in a fresh time-skipping world and return its history."""
     with tempfile.TemporaryDirectory() as tmp:
         async with case_world(Path(tmp), encryption_keys=HISTORY_TEST_KEY) as world:
+            world.as_the_api = as_the_api
             case = await PATHS[name](world)
             return await case.handle.fetch_history()
 
@@ -204,13 +207,15 @@ async def main(args: list[str]) -> int:
     if "--generation" in args:
         at = args.index("--generation")
         generation, args = args[at + 1], args[:at] + args[at + 2:]
+    as_the_api = "--as-the-api" in args
+    args = [a for a in args if a != "--as-the-api"]
     names = args
     unknown = sorted(set(names) - set(PATHS))
     if unknown:
         print(f"unknown path(s): {', '.join(unknown)}; known: {', '.join(PATHS)}", file=sys.stderr)
         return 2
     for name in names or list(PATHS):
-        history = await drive(name)
+        history = await drive(name, as_the_api)
         print(f"recorded {save(name, history, generation=generation)} ({len(history.events)} events)")
     return 0
 

@@ -25,11 +25,18 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy.exc import DataError
+from sqlmodel import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
+from api import case_routes
 from api.app import create_app
+from domain.case_state import CaseView
 from domain.school_calendar import SchoolCalendar, load_calendar_data
 from infra.settings import Settings
+from readmodel.database import ReadModelUnavailable, make_engine, session_scope
+from readmodel.tables import AccessRecord, CaseRow
 from tests.api_world import api_client, case_worker, migrate_and_create_keys
 from tests.conftest import make_settings
 from tests.free_port import free_port
@@ -386,3 +393,81 @@ async def test_idempotent_commands_and_invalid_commands(world: World) -> None:
     assert_problem(await c.get("/cases/MN-26-ZZZZZ9", headers=world.h("caseworker")), 404)
     r = await c.post("/cases/MN-26-ZZZZZ9/notes", headers=world.h("caseworker"), json={"text": "x"})
     assert_problem(r, 404)
+
+
+async def test_a_command_shows_in_the_lists_the_moment_it_answers(
+    world: World, temporal_dev_server: WorkflowEnvironment
+) -> None:
+    """The API writes a command's answer to the read model in the transaction that records the read,
+    so a caseworker's inbox and a supervisor's list never lag behind the command they just gave; the
+    case schedules no projection of its own for it."""
+    days = school_days_around_today()
+    r = await world.client.post("/cases", headers=world.h("school_a"), json=notification(days, given="Grace"))
+    assert r.status_code == 201, r.text
+    ref = r.json()["case_ref"]
+
+    view = await world.act(ref, "consent-request")
+    assert view["state"]["stage"] == "awaiting_consent"
+    listed = await world.client.get("/cases", params={"stage": "awaiting_consent"}, headers=world.h("supervisor"))
+    assert [i["case_ref"] for i in listed.json()["items"]] == [ref]
+    tasks = await world.client.get("/tasks", headers=world.h("caseworker"))
+    assert [t["kind"] for t in tasks.json()["items"] if t["case_ref"] == ref] == [
+        t["kind"] for t in view["pending_tasks"]
+    ]
+
+    history = await temporal_dev_server.client.get_workflow_handle(ref).fetch_history()
+    accepted = max(i for i, e in enumerate(history.events)
+                   if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+    after = history.events[accepted:]
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in after
+                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+    assert "project_case" not in scheduled, scheduled
+    assert "send_email" in scheduled  # the consent request to the parent still goes out
+
+    # The field is the API's to set: a request body cannot.
+    r = await world.client.post(f"/cases/{ref}/notes", headers=world.h("caseworker"),
+                                json={"text": "Called", "caller_writes_read_model": False})
+    assert_problem(r, 422)
+
+
+@pytest.mark.parametrize(
+    ("who", "failure"),
+    [
+        ("caseworker", DataError("UPDATE cases ...", {}, Exception("value too long"))),
+        ("school_a", ReadModelUnavailable("read model database is unavailable (OperationalError)")),
+    ],
+    ids=["staff, rows refused", "school, database gone after the key was checked"],
+)
+async def test_when_the_api_cannot_write_the_answer_the_case_writes_it(
+    world: World, temporal_dev_server: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch,
+    who: str, failure: Exception,
+) -> None:
+    """The API's own write of a command's answer fails: the caller still gets the answer (the command
+    was applied; a staff read is still recorded), the API signals the case, and the case writes the
+    read model itself."""
+    days = school_days_around_today()
+    r = await world.client.post("/cases", headers=world.h("school_a"), json=notification(days, given="Ida"))
+    ref = r.json()["case_ref"]
+
+    def failing_write(*args: Any, **kwargs: Any) -> bool:
+        raise failure
+
+    monkeypatch.setattr(case_routes, "write_case_view", failing_write)
+    r = await world.client.post(f"/cases/{ref}/notes", headers=world.h(who), json={"text": "Spoke to the office"})
+    monkeypatch.undo()
+    assert r.status_code == 200, r.text
+    after = await temporal_dev_server.client.get_workflow_handle(ref).query("view", result_type=CaseView)
+    assert [n.text for n in after.state.notes] == ["Spoke to the office"]
+
+    engine = make_engine(world.settings.database_url)
+    try:
+        async def written_by_the_case() -> bool:
+            with session_scope(engine) as session:
+                return session.get(CaseRow, ref).version == after.state.version
+
+        assert await eventually(written_by_the_case, within=20)
+        with session_scope(engine) as session:
+            reads = session.exec(select(AccessRecord.what).where(AccessRecord.case_ref == ref)).all()
+        assert reads == (["case view (after add_note)"] if who == "caseworker" else [])
+    finally:
+        engine.dispose()

@@ -1,6 +1,7 @@
 """The read-model database (PostgreSQL) becomes unreachable while a case is being worked: the API's
-reads answer 503 problem+json (never 500), a command still answers, and once the database is back
-the workflow's retried projection brings the read model up to date by itself.
+reads answer 503 problem+json (never 500), a command sent to the case still answers (through the
+API it is refused whole with 503: the caller's key cannot be checked), and once the database is
+back the workflow's retried projection brings the read model up to date by itself.
 
 PostgreSQL itself is shared with other tests, so it is not stopped: the service reaches it through a
 TCP proxy in this test that is cut (listener closed, open connections dropped) and restored, so
@@ -114,6 +115,14 @@ async def test_database_outage_answers_503_and_the_read_model_catches_up(
                 assert stage_in_read_model(case.case_ref) == Stage.AWAITING_CONSENT.value  # stale, for now
                 r = await api.get("/cases", headers=headers)
                 assert r.status_code == 503, r.text
+
+                # Through the API a command is refused whole: its key cannot be checked (503), and
+                # nothing reaches the case.
+                r = await api.post(f"/cases/{case.case_ref}/notes", headers=headers, json={"text": "Rang again"})
+                assert r.status_code == 503, r.text
+                assert r.headers["content-type"].startswith(PROBLEM)
+                latest = await handle.query(CaseWorkflow.view)
+                assert "Rang again" not in [n.text for n in latest.state.notes]
 
                 proxy.restore()  # the database is back; nobody touches the case
 

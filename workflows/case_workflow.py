@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import case_transitions as transitions
     from domain import search_attributes as sa
     from domain.case_alarms import Alarm, fire, unfired_alarms
-    from domain.case_commands import OpenCase
+    from domain.case_commands import OpenCase, ReadModelWriteFailed
     from domain.case_context import CaseContext
     from domain.case_effects import Effects, record_event
     from domain.case_rules import CaseRules, CaseRulesRequest
@@ -53,6 +53,12 @@ _QUICK = timedelta(seconds=30)
 # answers and the main loop keeps retrying until the projection catches up.
 _PROJECTION_IN_COMMAND = timedelta(seconds=10)
 _PROJECTION_RETRY_EVERY = timedelta(seconds=30)
+# After a command whose caller wrote the read model itself (the API), the case writes it once more
+# this long after (or sooner, with its next projection of any kind): a no-op write normally, the
+# catch-up if the caller died between the answer and its commit. One check covers a burst of commands.
+_READ_MODEL_CHECK_AFTER = timedelta(minutes=10)
+# The main loop is not waiting (see `_asleep_until`).
+_AWAKE = object()
 # How far ahead the calendar must reach before it is reloaded with later school years.
 _CALENDAR_MARGIN = timedelta(days=200)
 
@@ -86,9 +92,13 @@ class CaseWorkflow:
         self._lock = asyncio.Lock()
         self._wake = False
         self._projection_stale = True
+        self._stale_marks = 0  # how many times the state changed since the case started
         self._background: list[asyncio.Task] = []
         self._search_attributes: dict[str, object] = {}
         self._projected = False  # the read model holds this case (at some version)
+        self._check_read_model_at: datetime | None = None  # after a command its caller projected
+        self._check_read_model_version = 0  # the latest such command's version
+        self._asleep_until: datetime | None | object = _AWAKE  # when the main loop's wait ends
 
     # --- the case's life ---------------------------------------------------------------------------
 
@@ -110,6 +120,9 @@ class CaseWorkflow:
                 await self._fire_due_alarms()
                 if self._calendar_running_out():
                     await self._load_rules()
+            if self._check_read_model_at is not None and workflow.now() >= self._check_read_model_at:
+                self._check_read_model_at = None
+                self._mark_stale()
             if self._projection_stale:
                 await self._publish()
         await self._drain()
@@ -117,7 +130,9 @@ class CaseWorkflow:
         return CaseResult(case_ref=self.state.case_ref, outcome=self.state.close_outcome,
                           closed_on=self.state.closed_on, recoupment_total=str(self._recouped()))
 
-    async def _sleep_until_next_alarm(self) -> None:
+    def _next_wait(self) -> tuple[timedelta | None, str]:
+        """How long the main loop may sleep before it has work to do (None: until a command), and
+        what it is waiting for."""
         alarms = unfired_alarms(self.state, self._ctx())
         timeout: timedelta | None = None
         summary = "waiting for the next command"
@@ -126,8 +141,17 @@ class CaseWorkflow:
             summary = f"next: {alarms[0].kind} on {alarms[0].fires_on.isoformat()}"
         if self._projection_stale:
             timeout = min(timeout or _PROJECTION_RETRY_EVERY, _PROJECTION_RETRY_EVERY)
+        if self._check_read_model_at is not None:
+            until_check = max(self._check_read_model_at - workflow.now(), timedelta(0))
+            if timeout is None or until_check < timeout:
+                timeout, summary = until_check, "checking the read model a command's caller wrote"
+        return timeout, summary
+
+    async def _sleep_until_next_alarm(self) -> None:
+        timeout, summary = self._next_wait()
         if timeout == timedelta(0):
             return
+        self._asleep_until = None if timeout is None else workflow.now() + timeout
         try:
             await workflow.wait_condition(
                 lambda: self._wake or workflow.info().is_continue_as_new_suggested(),
@@ -136,7 +160,16 @@ class CaseWorkflow:
             )
         except TimeoutError:
             pass
+        finally:
+            self._asleep_until = _AWAKE
         self._wake = False
+
+    def _loop_wait_changed(self) -> bool:
+        """Whether the main loop, if asleep, is waiting for something other than it should now."""
+        if self._asleep_until is _AWAKE or self.state.stage is Stage.CLOSED:
+            return True
+        timeout, _ = self._next_wait()
+        return (None if timeout is None else workflow.now() + timeout) != self._asleep_until
 
     async def _fire_due_alarms(self) -> None:
         """Fire every alarm that is due, one at a time: each may move the others."""
@@ -148,7 +181,7 @@ class CaseWorkflow:
             effects = fire(self.state, due[0], ctx)
             self._log().info("alarm_fired", alarm=due[0].kind)
             await self._carry_out(effects)
-            self._projection_stale = True
+            self._mark_stale()
 
     async def _drain(self) -> None:
         """Let every update handler and background side effect finish before the run ends."""
@@ -174,14 +207,35 @@ class CaseWorkflow:
                 raise _rejection(rejected) from None
             self._log().info("command_applied", action=action.value, stage=self.state.stage.value)
             await self._carry_out(effects)
-            self._wake = True
+            caller_projects = (
+                self._projected
+                and getattr(cmd, "caller_writes_read_model", False)
+                and workflow.patched("caller-writes-read-model")
+            )
+            if caller_projects:
+                if self._check_read_model_at is None:
+                    self._check_read_model_at = workflow.now() + _READ_MODEL_CHECK_AFTER
+                self._check_read_model_version = self.state.version
+                # Wake the main loop only if the command moved what it is waiting for (an alarm,
+                # the read-model check, the case's end): a note need not restart its timer.
+                self._wake = self._wake or self._loop_wait_changed()
+            else:
+                self._wake = True
+        if caller_projects:
+            # The caller (the API) writes this answer to the read model in its own transaction, so
+            # lists show the command as soon as it answers, with no activity here. The case checks
+            # the read model a while later (once for a burst of commands), or at once if the caller
+            # signals that its write failed.
+            view = self.view()
+            self._upsert_search_attributes(view)
+            return view
         if self._projected and workflow.patched("project-after-answer"):
             # Answer now; the main loop (woken above) writes the read model straight after. The
             # answer is the new state itself and lists catch up within milliseconds; the case's
             # first projection, by which a duplicate notification is recognised, is still awaited.
             view = self.view()
             self._upsert_search_attributes(view)
-            self._projection_stale = True
+            self._mark_stale()
             return view
         await self._publish()
         return self.view()
@@ -207,6 +261,14 @@ class CaseWorkflow:
         except (ValidationError, ValueError, TypeError) as exc:
             raise ApplicationError(_describe_invalid(exc), type="InvalidCommand", non_retryable=True) from None
         return action, cmd
+
+    @workflow.signal
+    def read_model_write_failed(self, failed: ReadModelWriteFailed) -> None:
+        """The caller of a command could not write its answer to the read model: write it from here
+        (retried until the database answers)."""
+        self._log().info("read_model_write_failed_by_caller", version=failed.version)
+        self._mark_stale()
+        self._wake = True
 
     @workflow.query
     def view(self) -> CaseView:
@@ -261,11 +323,17 @@ class CaseWorkflow:
                 kind = "email_failed"
                 detail = f"{mail.template.value} could not be sent: {cause.message if cause else 'failed'}"
             self.state.alerts.append(SupervisorAlert(kind=kind, raised_on=workflow.now().date(), detail=detail))
-            self._projection_stale = True
+            self._mark_stale()
             self._wake = True
+
+    def _mark_stale(self) -> None:
+        """The read model no longer shows the state."""
+        self._projection_stale = True
+        self._stale_marks += 1
 
     async def _publish(self, *, wait: bool = False) -> None:
         """Bring search attributes and the read model up to date with the state."""
+        marks = self._stale_marks
         view = self.view()
         self._upsert_search_attributes(view)
         try:
@@ -275,15 +343,20 @@ class CaseWorkflow:
                 schedule_to_close_timeout=None if wait else _PROJECTION_IN_COMMAND,
                 retry_policy=_DATABASE_RETRY,
             )
-            self._projection_stale = False
+            if self._stale_marks != marks and workflow.patched("stay-stale-after-a-superseded-write"):
+                pass  # the state changed while this was written: the main loop writes it again
+            else:
+                self._projection_stale = False
             self._projected = True
+            if self._check_read_model_at is not None and view.state.version >= self._check_read_model_version:
+                self._check_read_model_at = None  # this write covers the commands a caller projected
         except ActivityError:
             # A command's write failed: the main loop may be asleep until the next alarm (days away),
             # so wake it to keep retrying until the read model catches up. (Patched: histories from
             # before this change did not wake here.)
             if not self._projection_stale and workflow.patched("wake-loop-on-stale-projection"):
                 self._wake = True
-            self._projection_stale = True
+            self._mark_stale()
 
     def _upsert_search_attributes(self, view: CaseView) -> None:
         s = self.state
