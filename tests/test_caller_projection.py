@@ -4,6 +4,8 @@ more ten minutes after a burst of such commands (in case the API died before its
 once when the API signals that its write failed. Time-skipping server, real activities."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 
 from temporalio.api.enums.v1 import EventType
@@ -30,12 +32,19 @@ async def settle() -> None:
     await asyncio.sleep(0.3)  # let the worker finish what the last timer or signal started
 
 
-async def test_a_burst_of_commands_is_projected_once_ten_minutes_later(tmp_path):
+@asynccontextmanager
+async def case_opened_by_the_api(tmp_path) -> AsyncIterator[CaseDriver]:
+    """A case opened on Monday 7 January 2030 and projected, whose commands go as the API sends them."""
     async with case_world(tmp_path) as world:
         world.as_the_api = True
         await travel_to(world.env, date(2030, 1, 7))
         case = await world.open_case(notification(date(2030, 1, 7)))
         await settle()
+        yield case
+
+
+async def test_a_burst_of_commands_is_projected_once_ten_minutes_later(tmp_path):
+    async with case_opened_by_the_api(tmp_path) as case:
         opened_at = stored_version(case)
         before = (await case.handle.fetch_history()).events
 
@@ -61,11 +70,7 @@ async def test_a_burst_of_commands_is_projected_once_ten_minutes_later(tmp_path)
 
 
 async def test_a_failed_write_signalled_by_the_api_is_made_good_at_once(tmp_path):
-    async with case_world(tmp_path) as world:
-        world.as_the_api = True
-        await travel_to(world.env, date(2030, 1, 7))
-        case = await world.open_case(notification(date(2030, 1, 7)))
-        await settle()
+    async with case_opened_by_the_api(tmp_path) as case:
         view = await case.do("request_consent", RequestConsent(actor=OFFICER))
         assert stored_version(case) < view.state.version
 
