@@ -190,6 +190,7 @@ def build_message(request: EmailRequest, settings: Settings, addresses: list[str
 # -- database -----------------------------------------------------------------------------------
 
 CLAIMED, HANDING_OVER, SENT = "claimed", "handing_over", "sent"
+_INSERT_SENT_EMAIL = SentEmail.__table__.insert()
 # A message has been "handing over" this long only if the attempt doing it has died: every read and
 # write of that attempt's SMTP conversation times out sooner.
 HANDOVER_SETTLES_AFTER = timedelta(seconds=SMTP_TIMEOUT_SECONDS + 15)
@@ -241,17 +242,9 @@ class _Delivery:
             now = datetime.now(UTC)
             try:
                 with session_scope(self.engine) as session:
-                    session.add(
-                        SentEmail(
-                            **{
-                                **self.row.model_dump(),
-                                "status": CLAIMED,
-                                "attempt_token": self.token,
-                                "status_changed_at": now,
-                                "sent_at": None,
-                            }
-                        )
-                    )
+                    claimed = {**self.row.model_dump(), "status": CLAIMED, "attempt_token": self.token,
+                               "status_changed_at": now, "sent_at": None}
+                    session.connection().execute(_INSERT_SENT_EMAIL, claimed)
                 return None
             except IntegrityError:
                 pass  # the message has a row already: see how far it got
@@ -461,7 +454,14 @@ class EmailActivities:
         )
 
     def _record_sent(self, request: EmailRequest, message_id: str, via: str) -> None:
-        with session_scope(self.engine) as session:
-            session.merge(
-                self._sent_row(request, message_id, via)
-            )  # the same message, whoever wrote it first
+        row = self._sent_row(request, message_id, via).model_dump()
+        try:
+            with session_scope(self.engine) as session:
+                session.connection().execute(_INSERT_SENT_EMAIL, row)
+        except IntegrityError:  # a row already (a concurrent attempt, or one in SMTP mode): it is sent now
+            with session_scope(self.engine) as session:
+                session.connection().execute(
+                    update(SentEmail).where(SentEmail.idempotency_key == row["idempotency_key"]).values(
+                        status=SENT, via=via, status_changed_at=row["status_changed_at"], sent_at=row["sent_at"]
+                    )
+                )

@@ -504,3 +504,14 @@ def test_every_template_renders_from_a_request_the_domain_builds():
             EmailTemplate.EVIDENCE_CHASER,
             EmailTemplate.OFFICER_ASSIGNED,
         }
+
+
+async def test_outbox_mode_takes_over_a_message_an_smtp_attempt_only_claimed(tmp_path, engine):
+    """The mail settings changed between attempts: the outbox delivers it and the record says so."""
+    left_by_a_dead_attempt(engine, "switched-1", "claimed", seconds_ago=60)
+    activities = EmailActivities(make_settings(tmp_path), engine=engine)  # no smtp_host: the outbox
+    receipt = await ActivityEnvironment().run(activities.send_email, review_invitation("switched-1"))
+    assert receipt.via == "outbox" and not receipt.already_sent
+    with session_scope(engine) as session:
+        row = session.get(SentEmail, "switched-1")
+        assert (row.status, row.via) == ("sent", "outbox") and row.sent_at is not None
