@@ -150,6 +150,7 @@ async def run(replays: int, keep: Path | None) -> dict[str, Any]:
         configure_logging(bench_settings(Path(tmp), log_level="WARNING", log_format="console"))
         begin = time.perf_counter()
         async with case_world(Path(tmp), smtp=False, encryption_keys=key) as world:
+            world.as_the_api = True  # commands as the API sends them (it writes the read model itself)
             ref, counts = await drive_long_case(world)
             out["drive_seconds"] = time.perf_counter() - begin
             out["counts"] = counts
