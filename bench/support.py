@@ -191,15 +191,8 @@ async def _wait_for(what: str, probe: Callable[[], Awaitable[bool]], service: Se
 async def worker_process(settings: Settings, target: str, base: Path) -> AsyncIterator[Service]:
     """`python worker.py`: CaseWorkflow and the real activities on `settings.task_queue`."""
     service = _spawn("worker", [sys.executable, str(REPO / "worker.py")], service_env(settings, target), base)
-
-    async def started() -> bool:
-        return b"worker.started" in service.log.read_bytes()
-
-    try:
-        await _wait_for("the worker", started, service)
+    async with _once_logged(service, "the worker", b"worker.started"):
         yield service
-    finally:
-        service.stop()
 
 
 @contextlib.asynccontextmanager
@@ -213,13 +206,20 @@ async def raw_worker_process(target: str, task_queue: str, base: Path, *, codec_
         env["CASEWORK_ENCRYPTION_KEYS"] = codec_keys
         args.append("--codec")
     service = _spawn(f"raw-worker-{task_queue}", args, env, base)
+    async with _once_logged(service, "the raw worker", b"raw worker started"):
+        yield service
+
+
+@contextlib.asynccontextmanager
+async def _once_logged(service: Service, what: str, marker: bytes) -> AsyncIterator[None]:
+    """Wait until `service` has logged `marker`; stop it when the block ends."""
 
     async def started() -> bool:
-        return b"raw worker started" in service.log.read_bytes()
+        return marker in service.log.read_bytes()
 
     try:
-        await _wait_for("the raw worker", started, service)
-        yield service
+        await _wait_for(what, started, service)
+        yield
     finally:
         service.stop()
 

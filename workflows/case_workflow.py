@@ -221,21 +221,17 @@ class CaseWorkflow:
                 self._wake = self._wake or self._loop_wait_changed()
             else:
                 self._wake = True
-        if caller_projects:
-            # The caller (the API) writes this answer to the read model in its own transaction, so
-            # lists show the command as soon as it answers, with no activity here. The case checks
-            # the read model a while later (once for a burst of commands), or at once if the caller
-            # signals that its write failed.
+        if caller_projects or (self._projected and workflow.patched("project-after-answer")):
+            # Answer now. Either the caller (the API) writes this answer to the read model in its own
+            # transaction, so lists show the command as soon as it answers and the case checks the
+            # read model a while later (once for a burst of commands, at once if the caller signals
+            # that its write failed); or the main loop (woken above) writes it straight after. The
+            # case's first projection, by which a duplicate notification is recognised, is still
+            # awaited below.
             view = self.view()
             self._upsert_search_attributes(view)
-            return view
-        if self._projected and workflow.patched("project-after-answer"):
-            # Answer now; the main loop (woken above) writes the read model straight after. The
-            # answer is the new state itself and lists catch up within milliseconds; the case's
-            # first projection, by which a duplicate notification is recognised, is still awaited.
-            view = self.view()
-            self._upsert_search_attributes(view)
-            self._mark_stale()
+            if not caller_projects:
+                self._mark_stale()
             return view
         await self._publish()
         return self.view()
