@@ -58,7 +58,7 @@ def _prepare_database(database_url: str) -> None:
 
 
 def _keys_create(args: argparse.Namespace, engine: object, out: TextIO) -> int:
-    from api.auth import create_api_key
+    from infra.access_keys import create_api_key
     from readmodel.database import session_scope
 
     with session_scope(engine) as session:  # type: ignore[arg-type]
@@ -72,7 +72,7 @@ def _keys_create(args: argparse.Namespace, engine: object, out: TextIO) -> int:
 
 
 def _keys_list(args: argparse.Namespace, engine: object, out: TextIO) -> int:
-    from api.auth import list_api_keys
+    from infra.access_keys import list_api_keys
     from readmodel.database import session_scope
 
     with session_scope(engine) as session:  # type: ignore[arg-type]
@@ -86,7 +86,7 @@ def _keys_list(args: argparse.Namespace, engine: object, out: TextIO) -> int:
 
 
 def _keys_revoke(args: argparse.Namespace, engine: object, out: TextIO) -> int:
-    from api.auth import revoke_api_key
+    from infra.access_keys import revoke_api_key
     from readmodel.database import session_scope
 
     with session_scope(engine) as session:  # type: ignore[arg-type]
@@ -101,7 +101,7 @@ def _keys_revoke(args: argparse.Namespace, engine: object, out: TextIO) -> int:
 def _keys_ensure_demo(args: argparse.Namespace, engine: object, out: TextIO, environment: str) -> int:
     from sqlmodel import select
 
-    from api.auth import create_api_key, hash_token
+    from infra.access_keys import create_api_key, hash_token
     from readmodel.database import session_scope
     from readmodel.tables import ApiKey
 
@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
 
-    from api.auth import ApiKeyError
+    from infra.access_keys import ApiKeyError
     from infra.settings import ConfigurationError, load_settings
     from readmodel.database import ReadModelUnavailable, make_engine, safe_url
 

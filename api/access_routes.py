@@ -10,8 +10,9 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import select
 
-from api.auth import Principal, require_supervisor, services
-from api.case_routes import json_response
+from api.auth import require_supervisor
+from api.deps import json_response, services
+from api.principal import Principal
 from api.problems import problem_responses
 from domain.case_commands import CASE_REF_PATTERN
 from readmodel.database import session_scope

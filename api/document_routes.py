@@ -22,12 +22,13 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request as StarletteRequest
 
-from api.auth import Principal, case_not_found, check_case_ref, require_staff, run_db, services
-from api.case_routes import json_response, record_access
+from api.auth import case_not_found, check_case_ref, require_staff
+from api.deps import json_response, record_access, run_db, services
+from api.principal import Principal
 from api.problems import ProblemError, problem_responses
 from domain.case_commands import EvidenceKind
 from domain.document_models import DOC_REF_PATTERN
-from infra.document_store import ALLOWED_CONTENT_TYPES, DocumentNotFound, sniff_content_type
+from infra.document_store import ALLOWED_CONTENT_TYPES, DocumentNotFound, file_name, sniff_content_type
 from readmodel.tables import CaseRow, DocumentRow
 
 router = APIRouter(tags=["documents"])
@@ -35,13 +36,6 @@ router = APIRouter(tags=["documents"])
 _DOC_REF_RE = re.compile(DOC_REF_PATTERN)
 #: Room for the multipart envelope (boundaries, part headers, the `kind` field) around the file.
 MULTIPART_OVERHEAD = 64 * 1024
-_EXTENSIONS = {
-    "application/pdf": "pdf",
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-    "text/plain": "txt",
-}
 
 
 class StoredDocumentOut(BaseModel):
@@ -305,12 +299,11 @@ async def download_document(
     except DocumentNotFound:
         raise not_found from None
     await run_db(request, lambda s: record_access(s, principal, case_ref, f"document {doc_ref} ({row.kind})"))
-    extension = _EXTENSIONS.get(content_type, "bin")
     return Response(
         content=data,
         media_type=content_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{doc_ref}.{extension}"',
+            "Content-Disposition": f'attachment; filename="{file_name(doc_ref, content_type)}"',
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-store",
         },

@@ -18,8 +18,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from api.auth import Principal, require_finance_or_supervisor, require_staff, services
-from api.case_routes import json_response
+from api.auth import require_finance_or_supervisor, require_staff
+from api.deps import json_response, services
+from api.principal import Principal
 from api.problems import problem_responses
 from domain.people import Role
 from readmodel import case_queries

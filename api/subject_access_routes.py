@@ -33,11 +33,12 @@ from sqlmodel import Session, select
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.email import outbox_file_for
-from api.auth import Principal, case_not_found, check_case_ref, require_supervisor, run_db, services
-from api.case_routes import query_view, record_access, temporal_client
+from api.auth import case_not_found, check_case_ref, require_supervisor
+from api.deps import query_view, record_access, run_db, services, temporal_client
+from api.principal import Principal
 from api.problems import problem_responses
 from domain.case_state import CaseView
-from infra.document_store import DocumentCorrupted, DocumentNotFound
+from infra.document_store import DocumentCorrupted, DocumentNotFound, file_name
 from infra.encryption import EncryptionError
 from readmodel.case_projection import decrypt_personal
 from readmodel.tables import (
@@ -53,13 +54,6 @@ from readmodel.tables import (
 router = APIRouter(tags=["access"])
 
 EXPORT_WHAT = "subject access export"
-_EXTENSIONS = {
-    "application/pdf": "pdf",
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-    "text/plain": "txt",
-}
 
 
 @dataclass
@@ -202,7 +196,7 @@ async def subject_access_export(
     document_index: list[dict[str, Any]] = []
     for doc in held.documents:
         doc_ref = doc["doc_ref"]
-        name = f"documents/{doc_ref}.{_EXTENSIONS.get(doc['content_type'], 'bin')}"
+        name = "documents/" + file_name(doc_ref, doc["content_type"])
         present = await run_in_threadpool(svc.documents.exists, doc_ref)
         document_index.append({**doc, "file": name if present else None})
         if present:

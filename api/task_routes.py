@@ -7,8 +7,9 @@ from datetime import date
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.auth import Principal, require_school_or_staff, services
-from api.case_routes import json_response
+from api.auth import require_school_or_staff
+from api.deps import json_response, services
+from api.principal import Principal
 from api.problems import problem_responses
 from readmodel import case_queries
 from readmodel.database import session_scope

@@ -250,7 +250,7 @@ async def api_process(settings: Settings, target: str, base: Path) -> AsyncItera
 
 def prepare_read_model(settings: Settings) -> dict[str, str]:
     """Migrate the read model and create one access key per role; answers the tokens."""
-    from api.auth import create_api_key
+    from infra.access_keys import create_api_key
     from readmodel.database import make_engine, session_scope
     from readmodel.migrate import upgrade
 

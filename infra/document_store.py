@@ -26,6 +26,14 @@ JPEG = "image/jpeg"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PLAIN_TEXT = "text/plain"
 ALLOWED_CONTENT_TYPES: frozenset[str] = frozenset({PDF, PNG, JPEG, DOCX, PLAIN_TEXT})
+#: The file name extension a downloaded or exported document is given, by content type.
+_EXTENSIONS: dict[str, str] = {PDF: "pdf", PNG: "png", JPEG: "jpg", DOCX: "docx", PLAIN_TEXT: "txt"}
+
+
+def file_name(doc_ref: str, content_type: str) -> str:
+    """The name a document is given when it leaves the service: its reference and an extension
+    (`.bin` for a type outside `ALLOWED_CONTENT_TYPES`)."""
+    return f"{doc_ref}.{_EXTENSIONS.get(content_type, 'bin')}"
 
 _DOC_REF = re.compile(DOC_REF_PATTERN)
 _ENVELOPE_MAGIC = b"CWD1"

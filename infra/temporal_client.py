@@ -1,5 +1,5 @@
 """The Temporal client the worker, the API and the CLI share: same data converter everywhere
-(pydantic JSON, plus the payload encryption codec when keys are configured), and the same
+(pydantic JSON and the payload encryption codec, always), and the same
 connection options for the dev server, a self-hosted cluster (mTLS) or Temporal Cloud (API key)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import TLSConfig
 
+from infra.payload_codec import codec_from_settings
 from infra.settings import ConfigurationError
 
 if TYPE_CHECKING:
@@ -27,17 +28,7 @@ def build_data_converter(settings: Settings) -> DataConverter:
     `encryption_keys` is unset). Failure messages and stack traces are moved into the failure's
     encoded attributes, so the codec encrypts them too: an error naming a child or a diagnosis never
     reaches Temporal's history in the clear (the SDK decodes them again on every client)."""
-    try:
-        from infra.payload_codec import codec_from_settings
-    except ModuleNotFoundError as exc:
-        # Only while infra/payload_codec.py is being written. Never run unencrypted when keys are
-        # configured: that would silently put personal data into Temporal's history in the clear.
-        if exc.name != "infra.payload_codec" or settings.encryption_keys is not None:
-            raise
-        return pydantic_data_converter
     codec = codec_from_settings(settings)
-    if codec is None:
-        return pydantic_data_converter
     return dataclasses.replace(
         pydantic_data_converter,
         payload_codec=codec,

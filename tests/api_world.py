@@ -14,8 +14,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.catalog import build_activities
-from api.auth import create_api_key
 from domain.school_calendar import SchoolCalendar, load_calendar_data
+from infra.access_keys import create_api_key
 from infra.settings import Settings
 from readmodel.database import make_engine, session_scope
 from readmodel.migrate import upgrade

@@ -33,7 +33,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.case_routes import ACTION_ROUTES
+from api.command_routes import ACTION_ROUTES
 from domain.school_calendar import SchoolCalendar, load_calendar_data
 from tests.api_world import api_client, case_worker, migrate_and_create_keys
 from tests.conftest import make_settings

@@ -30,7 +30,7 @@ from sqlmodel import select
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
-from api import case_routes
+from api import case_updates
 from api.app import create_app
 from domain.case_state import CaseView
 from domain.school_calendar import SchoolCalendar, load_calendar_data
@@ -452,7 +452,7 @@ async def test_when_the_api_cannot_write_the_answer_the_case_writes_it(
     def failing_write(*args: Any, **kwargs: Any) -> bool:
         raise failure
 
-    monkeypatch.setattr(case_routes, "write_case_view", failing_write)
+    monkeypatch.setattr(case_updates, "write_case_view", failing_write)
     r = await world.client.post(f"/cases/{ref}/notes", headers=world.h(who), json={"text": "Spoke to the office"})
     monkeypatch.undo()
     assert r.status_code == 200, r.text

@@ -26,7 +26,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
-from api.auth import create_api_key, hash_token, principal_for_token, revoke_api_key
+from api.auth import principal_for_token
+from infra.access_keys import create_api_key, hash_token, revoke_api_key
 from infra.settings import Settings
 from readmodel.database import make_engine, session_scope
 from readmodel.migrate import upgrade

@@ -12,7 +12,8 @@ import pytest
 from sqlmodel import select
 
 import cli
-from api.auth import hash_token, principal_for_token
+from api.auth import principal_for_token
+from infra.access_keys import hash_token
 from readmodel.database import make_engine, session_scope
 from readmodel.tables import ApiKey
 from tests.conftest import TEST_ENCRYPTION_KEYS

@@ -16,10 +16,10 @@ from sqlmodel import SQLModel
 from temporalio.api.common.v1 import Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api.auth import hash_token, new_token
 from api.codec_routes import router
 from api.problems import install_problem_handlers
 from domain.people import Role
+from infra.access_keys import hash_token, new_token
 from infra.encryption import Keyring
 from infra.payload_codec import EncryptionCodec
 from readmodel.database import make_engine, session_scope

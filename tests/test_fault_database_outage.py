@@ -23,9 +23,9 @@ from temporalio.worker import Worker
 
 from activities.catalog import build_activities
 from api.app import create_app
-from api.auth import create_api_key
 from domain.case_commands import ConsentDecision, RecordConsent, RequestConsent
 from domain.stages import Stage
+from infra.access_keys import create_api_key
 from readmodel.database import make_engine, session_scope
 from readmodel.migrate import upgrade
 from readmodel.tables import CaseRow

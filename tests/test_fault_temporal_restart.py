@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.auth import create_api_key
+from infra.access_keys import create_api_key
 from readmodel.database import make_engine, session_scope
 from readmodel.migrate import upgrade
 from tests.conftest import make_settings

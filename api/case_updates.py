@@ -1,0 +1,192 @@
+"""Giving a case a command through its workflow, shared by the notification and the command routes:
+the request body of a command, the command built with the caller as actor, the `Idempotency-Key`,
+the update itself, and the answer (the view for this caller, written to the read model in the same
+transaction as the access record).
+
+This module deliberately does not use `from __future__ import annotations`: `body_model` builds
+request models that FastAPI must be able to resolve.
+"""
+
+import asyncio
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Header, Request, Response
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from sqlmodel import Session
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import case_not_found
+from api.case_views import school_view
+from api.deps import json_response, record_access, run_db, services, temporal_client, within_engine_timeout
+from api.principal import Principal
+from api.problems import ProblemError, field_errors
+from domain.case_commands import ReadModelWriteFailed
+from domain.case_state import CaseView
+from domain.stages import Action, Stage
+from infra.logging import get_logger
+from readmodel.case_projection import write_case_view
+from readmodel.database import ReadModelUnavailable
+from readmodel.tables import CaseRow
+
+log = get_logger(__name__)
+
+READ_MODEL_WRITE_FAILED_SIGNAL = "read_model_write_failed"
+_IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+#: Command fields the API fills in itself: never part of a request body.
+_SET_BY_THE_API = frozenset({"actor", "caller_writes_read_model"})
+
+
+def body_model(command: type[BaseModel]) -> type[BaseModel] | None:
+    """The request body of a command: its fields without `actor` (set from the token). Unknown
+    fields are refused, so a misspelt field is named in a 422 rather than silently ignored."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, info)
+        for name, info in command.model_fields.items()
+        if name not in _SET_BY_THE_API
+    }
+    if not fields:
+        return None
+    return create_model(
+        command.__name__ + "Body",
+        __config__=ConfigDict(extra="forbid", title=command.__name__),
+        __doc__=command.__doc__,
+        **fields,
+    )
+
+
+def build_command(command: type[BaseModel], data: dict[str, Any], principal: Principal) -> Any:
+    """The command with the caller as actor; the command's own cross-field checks give a 422."""
+    try:
+        return command.model_validate({**data, "actor": principal.actor})
+    except ValidationError as exc:
+        errors = field_errors([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
+        raise ProblemError(
+            422,
+            "The request is not valid: " + "; ".join(f"{e.field}: {e.message}" for e in errors[:5]),
+            slug="validation-error",
+            title="Invalid request",
+            errors=[e.model_dump() for e in errors],
+        ) from None
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY_RE.match(key):
+        raise ProblemError(
+            422,
+            "header.Idempotency-Key: 1-200 visible ASCII characters (e.g. a UUID)",
+            slug="validation-error",
+            title="Invalid request",
+            errors=[
+                {
+                    "field": "header.Idempotency-Key",
+                    "message": "1-200 visible ASCII characters",
+                    "type": "string_pattern_mismatch",
+                }
+            ],
+        )
+    return key
+
+
+IdempotencyKeyHeader = Header(
+    None,
+    alias="Idempotency-Key",
+    description="Optional. The same key from the same access key gives the same result once: "
+    "a retried command is applied once.",
+    examples=["3f0c2a1e-8f4b-4d59-9a53-7b1f5d0c9e21"],
+)
+
+
+async def answer_view(
+    request: Request,
+    principal: Principal,
+    view: CaseView,
+    what: str,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The view for this caller: redacted for a school; whole (and the read recorded) for staff."""
+    if principal.is_school:
+        return json_response(school_view(view), status_code, headers)
+    ref = view.state.case_ref
+    await run_db(request, lambda s: record_access(s, principal, ref, what))
+    return json_response(view, status_code, headers)
+
+
+async def answer_command(request: Request, principal: Principal, view: CaseView, what: str) -> Response:
+    """The answer to a command the API sent with `caller_writes_read_model`: the view is written to
+    the read model in the same transaction as the staff read's access record, so lists show the
+    command the moment it answers. If that write fails the case is told and writes it itself; a
+    staff caller then gets 503 (their read could not be recorded), a school its answer."""
+    keyring = services(request).keyring
+    ref = view.state.case_ref
+
+    def _write(session: Session) -> None:
+        if not principal.is_school:
+            record_access(session, principal, ref, what)
+        write_case_view(session, view, keyring, datetime.now(UTC))
+
+    try:
+        await run_db(request, _write)
+    except ReadModelUnavailable:
+        await _tell_case_read_model_write_failed(request, view)
+        if not principal.is_school:
+            raise
+        return json_response(school_view(view), 200)
+    except Exception as exc:  # noqa: BLE001 - the database refused the rows: the case's own write reports it
+        log.warning("read_model_write_refused", case_ref=ref, error_type=type(exc).__name__)
+        await _tell_case_read_model_write_failed(request, view)
+        if not principal.is_school:
+            await run_db(request, lambda s: record_access(s, principal, ref, what))
+    return json_response(school_view(view) if principal.is_school else view, 200)
+
+
+async def _tell_case_read_model_write_failed(request: Request, view: CaseView) -> None:
+    """Best effort: if even this signal is lost, the case checks its read model within minutes."""
+    try:
+        client = await temporal_client(request)
+        handle = client.get_workflow_handle(view.state.case_ref)
+        async with asyncio.timeout(5):
+            await handle.signal(READ_MODEL_WRITE_FAILED_SIGNAL,
+                                ReadModelWriteFailed(version=view.state.version))
+    except Exception:  # noqa: BLE001 - the answer must not fail for this
+        log.warning("read_model_write_failed_signal_lost", case_ref=view.state.case_ref)
+
+
+async def _closed_or_missing(request: Request, case_ref: str, action: Action) -> ProblemError:
+    """An update found no running workflow: a closed case answers 409, an unknown one 404."""
+    row = await run_db(request, lambda s: s.get(CaseRow, case_ref))
+    if row is None:
+        return case_not_found(case_ref)
+    return ProblemError(
+        409,
+        f"Case {case_ref} is closed: '{action.value}' is not allowed.",
+        slug="action-not-allowed",
+        title="Action not allowed in this stage",
+        stage=Stage.CLOSED.value,
+        allowed_actions=[],
+    )
+
+
+async def send_update(
+    request: Request,
+    principal: Principal,
+    case_ref: str,
+    action: Action,
+    command: BaseModel,
+    update_id: str | None,
+) -> CaseView:
+    """Send a command; the same update id (from an `Idempotency-Key`) is applied once."""
+    client = await temporal_client(request)
+    handle = client.get_workflow_handle(case_ref)
+    try:
+        return await within_engine_timeout(handle.execute_update(action.value, command, id=update_id, result_type=CaseView))
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise await _closed_or_missing(request, case_ref, action) from None
+        raise
