@@ -27,5 +27,5 @@ RUN pip install --no-deps -e . && python -c "import infra.settings, domain.searc
 
 USER casework
 EXPOSE 8000
-# Default: the worker. The API runs `uvicorn api.app:app`, the migrations `python -m readmodel.migrate`.
+# Default: the worker. The API runs `python -m api.serve`, the migrations `python -m readmodel.migrate`.
 CMD ["python", "worker.py"]

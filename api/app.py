@@ -29,6 +29,7 @@ from api.notification_routes import router as notification_router
 from api.problems import TemporalUnavailable, install_problem_handlers, problem_schemas
 from api.report_routes import router as report_router
 from api.request_middleware import RequestMiddleware
+from api.security_headers import SecurityHeadersMiddleware
 from api.services import TemporalConnector, build_services
 from api.subject_access_routes import router as subject_access_router
 from api.task_routes import router as task_router
@@ -136,8 +137,13 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    app.add_middleware(RequestMiddleware, metrics=metrics, max_document_bytes=settings.max_document_bytes)
-    # Outermost, so that even a preflight or an error answer carries the CORS headers.
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=metrics,
+        max_document_bytes=settings.max_document_bytes,
+        body_timeout=settings.request_body_timeout_seconds,
+    )
+    # Outside the request middleware, so that even an error answer carries the CORS headers.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[settings.ui_origin],
@@ -147,6 +153,8 @@ def create_app(
         expose_headers=["Location", "Retry-After", "X-Request-ID"],
         max_age=600,
     )
+    # Outermost of all, so that every answer (a preflight, a 413, a 500) carries the headers.
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
     return app
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
-from api.deps import run_db
+from api.deps import run_db, services
 from api.principal import Principal
 from api.problems import ProblemError
 from domain.case_commands import CASE_REF_PATTERN
@@ -78,13 +78,26 @@ async def current_principal(
             "This endpoint needs an access key: send `Authorization: Bearer <token>`.", invalid=False
         )
     token = credentials.credentials.strip()
-    if not TOKEN_RE.match(token):
-        raise _unauthorized("The access key is not valid.", invalid=True)
-    principal = await run_db(request, lambda s: principal_for_token(s, token))
+    principal = await run_db(request, lambda s: principal_for_token(s, token)) if TOKEN_RE.match(token) else None
     if principal is None:
+        await _count_refusal(request)
         raise _unauthorized("The access key is not valid, or it has been revoked.", invalid=True)
     request.state.principal = principal
     return principal
+
+
+async def _count_refusal(request: Request) -> None:
+    """429 with `Retry-After` once one address has had too many keys refused (`api.auth_throttle`)."""
+    source = request.client.host if request.client else "unknown"
+    wait = await services(request).auth_failures.refused(source)
+    if wait is not None:
+        raise ProblemError(
+            429,
+            "Too many refused access keys from this address; try again later.",
+            slug="too-many-requests",
+            title="Too many requests",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def require_roles(*roles: Role) -> Callable[..., Any]:

@@ -23,16 +23,18 @@ Each call is logged (who, how many payloads, namespace); no payload content is l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from google.protobuf import json_format
-from temporalio.api.common.v1 import Payloads
+from temporalio.api.common.v1 import Payload, Payloads
 
 from api.auth import require_roles
-from api.problems import problem_responses
+from api.problems import ProblemError, problem_responses
 from domain.people import Role
 from infra.encryption import EncryptionError
 from infra.payload_codec import EncryptionCodec, codec_from_settings
@@ -59,13 +61,39 @@ def _codec_from_settings() -> EncryptionCodec:
     return codec_from_settings(get_settings())
 
 
-async def _read_payloads(request: Request) -> Payloads:
-    body = await request.body()
+def _max_payloads(request: Request) -> int:
+    settings = getattr(request.app.state, "settings", None) or get_settings()
+    return settings.max_codec_payloads
+
+
+def _parse(body: bytes, limit: int) -> Payloads:
     try:
-        return json_format.Parse(body, Payloads())
+        payloads = json_format.Parse(body, Payloads())
     except (json_format.ParseError, UnicodeDecodeError):  # not JSON, or not even UTF-8
         detail = 'expected {"payloads": [...]} in Temporal JSON format'
         raise HTTPException(status_code=400, detail=detail) from None
+    if len(payloads.payloads) > limit:
+        raise ProblemError(
+            413,
+            f"One call may carry at most {limit:,} payloads; this one has {len(payloads.payloads):,}.",
+            slug="too-many-payloads",
+            title="Too many payloads",
+        )
+    return payloads
+
+
+async def _transform(request: Request, change: Callable[[list[Payload]], list[Payload]]) -> tuple[Response, int]:
+    """Parse, encode or decode, and serialise in a worker thread: a large call (tens of thousands
+    of payloads) must not hold up every other request on the event loop."""
+    body = await request.body()
+    limit = _max_payloads(request)
+
+    def _work() -> tuple[str, int]:
+        changed = change(list(_parse(body, limit).payloads))
+        return json_format.MessageToJson(Payloads(payloads=changed)), len(changed)
+
+    content, count = await run_in_threadpool(_work)
+    return Response(content=content, media_type="application/json"), count
 
 
 #: The OpenAPI description of both endpoints: Temporal's JSON payloads in and out, and their problems.
@@ -93,16 +121,12 @@ _CODEC_DOC: dict[str, Any] = {
             "description": "The payloads, encoded or decoded",
             "content": {"application/json": {"schema": _PAYLOADS_SCHEMA}},
         },
-        **problem_responses(400, 401, 403),
+        **problem_responses(400, 401, 403, 413),
     },
     "openapi_extra": {
         "requestBody": {"required": True, "content": {"application/json": {"schema": _PAYLOADS_SCHEMA}}}
     },
 }
-
-
-def _json(payloads: Payloads) -> Response:
-    return Response(content=json_format.MessageToJson(payloads), media_type="application/json")
 
 
 @router.post("/encode", summary="Encrypt payloads (Temporal codec server)", **_CODEC_DOC)
@@ -111,15 +135,14 @@ async def encode(
     principal: Annotated[Any, Depends(require_supervisor)],
     codec: Annotated[EncryptionCodec, Depends(get_codec)],
 ) -> Response:
-    payloads = await _read_payloads(request)
-    encoded = await codec.encode(list(payloads.payloads))
+    response, count = await _transform(request, codec.encode_now)
     log.info(
         "codec_encode",
         actor=getattr(principal, "name", None),
-        payloads=len(encoded),
+        payloads=count,
         namespace=request.headers.get("x-namespace"),
     )
-    return _json(Payloads(payloads=encoded))
+    return response
 
 
 @router.post("/decode", summary="Decrypt payloads (Temporal codec server)", **_CODEC_DOC)
@@ -128,15 +151,14 @@ async def decode(
     principal: Annotated[Any, Depends(require_supervisor)],
     codec: Annotated[EncryptionCodec, Depends(get_codec)],
 ) -> Response:
-    payloads = await _read_payloads(request)
     try:
-        decoded = await codec.decode(list(payloads.payloads))
+        response, count = await _transform(request, codec.decode_now)
     except EncryptionError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     log.info(
         "codec_decode",
         actor=getattr(principal, "name", None),
-        payloads=len(decoded),
+        payloads=count,
         namespace=request.headers.get("x-namespace"),
     )
-    return _json(Payloads(payloads=decoded))
+    return response

@@ -102,6 +102,14 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
+class BodyTimeout(Exception):
+    """The client did not send the request body within the time allowed (a slow or stalled client)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"request body not received within {seconds:g} s")
+        self.seconds = seconds
+
+
 class EngineTimeout(Exception):
     """A command was sent but the workflow did not answer in time (e.g. no worker is polling)."""
 
@@ -170,6 +178,18 @@ def body_too_large(request: Request | None, exc: BodyTooLarge) -> Response:
         slug="body-too-large",
         title="Request body too large",
     )
+
+
+def body_timeout(request: Request | None, exc: BodyTimeout) -> Response:
+    response = problem_response(
+        request,
+        408,
+        f"The request body did not arrive within {exc.seconds:g} seconds.",
+        slug="request-timeout",
+        title="Request timeout",
+    )
+    response.headers["Connection"] = "close"
+    return response
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -305,6 +325,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if isinstance(exc.__cause__, BodyTooLarge):  # a chunked body went over the limit mid-parse
             return body_too_large(request, exc.__cause__)
+        if isinstance(exc.__cause__, BodyTimeout):  # the body stalled mid-parse
+            return body_timeout(request, exc.__cause__)
         detail = exc.detail if isinstance(exc.detail, str) else None
         if exc.status_code == 400 and detail == "There was an error parsing the body":
             # FastAPI's answer to a JSON body that is not UTF-8: malformed input, like bad JSON (422).

@@ -4,6 +4,7 @@ handler claimed."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -14,7 +15,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import Metrics
-from api.problems import BodyTooLarge, body_too_large, internal_error
+from api.problems import BodyTimeout, BodyTooLarge, body_timeout, body_too_large, internal_error
 from infra.logging import get_logger
 
 log = get_logger(__name__)
@@ -30,9 +31,13 @@ class RequestMiddleware:
     """Request id, access log line, metrics by route template, and a problem (never a traceback)
     for any exception no handler claimed."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_document_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, max_document_bytes: int, body_timeout: float = 30.0
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        # A body trickled in a byte at a time must not hold a connection (and a worker) for ever.
+        self.body_timeout = body_timeout
         # Commands are small JSON documents; only a document upload may be larger.
         self.max_upload_bytes = max_document_bytes + UPLOAD_OVERHEAD_BYTES
 
@@ -55,14 +60,23 @@ class RequestMiddleware:
         started = False
         limit, named_limit = self._body_limit(scope)
         received = 0
+        body_done = False
+        body_deadline = asyncio.get_running_loop().time() + self.body_timeout
 
         async def _receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:  # after the body, receive() waits for a disconnect: no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout_at(body_deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(self.body_timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise BodyTooLarge(named_limit)
+                body_done = not message.get("more_body", False)
             return message
 
         async def _send(message: Message) -> None:
@@ -86,6 +100,8 @@ class RequestMiddleware:
             request = StarletteRequest(scope)
             if isinstance(exc, BodyTooLarge):
                 response = body_too_large(request, exc)
+            elif isinstance(exc, BodyTimeout):
+                response = body_timeout(request, exc)
             else:
                 response = internal_error(request, exc)
             await response(scope, receive, _send)

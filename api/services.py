@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from api.auth_throttle import FailedAuthThrottle
 from api.metrics import Metrics
 from api.problems import TemporalUnavailable
 from domain.school_calendar import SchoolCalendar, load_calendar_data
@@ -89,6 +90,7 @@ class Services:
     documents: DocumentStore
     temporal: TemporalConnector
     metrics: Metrics
+    auth_failures: FailedAuthThrottle
     _calendar: SchoolCalendar | None = field(default=None, repr=False)
     #: One lock per child key, so two identical notifications at once still open one case.
     notify_locks: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
@@ -113,4 +115,5 @@ def build_services(
         documents=DocumentStore(settings.document_dir, keyring),
         temporal=temporal or TemporalConnector(settings),
         metrics=metrics,
+        auth_failures=FailedAuthThrottle(settings.failed_auth_limit_per_minute),
     )

@@ -35,6 +35,13 @@ class EncryptionCodec(PayloadCodec):
         self.keyring = keyring
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return self.encode_now(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return self.decode_now(payloads)
+
+    def encode_now(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """`encode` without the coroutine, for a caller that runs it in a worker thread."""
         key_id = self.keyring.active_key_id.encode("ascii")
         return [
             Payload(
@@ -44,7 +51,8 @@ class EncryptionCodec(PayloadCodec):
             for p in payloads
         ]
 
-    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+    def decode_now(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """`decode` without the coroutine, for a caller that runs it in a worker thread."""
         decoded: list[Payload] = []
         for p in payloads:
             if p.metadata.get("encoding", b"") != ENCRYPTED_ENCODING:

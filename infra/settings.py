@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     ui_origin: str = "http://localhost:8233"
+    forwarded_allow_ips: str = "127.0.0.1"
+    request_header_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    request_body_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    failed_auth_limit_per_minute: int = Field(20, ge=1, le=10_000)
+    max_codec_payloads: int = Field(2000, ge=1, le=100_000)
 
     # Retention: a closed case is erased once the child reaches this age (the daily retention sweep).
     retention_years_after_birth: int = Field(

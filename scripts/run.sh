@@ -2,7 +2,7 @@
 # `make run`: the whole service on one machine.
 #   - installs .venv (scripts/bootstrap.sh), applies read-model migrations to var/casework.db
 #   - Temporal dev server (persistent var/temporal.db, UI on 8233, custom search attributes)
-#   - the worker and the API (uvicorn on 8000); prints URLs and demo tokens
+#   - the worker and the API (uvicorn on 8000, `python -m api.serve`); prints URLs and demo tokens
 # Ctrl-C (or SIGTERM) stops everything cleanly; running it again keeps all data under var/.
 # Each process logs to var/log/<name>.log.
 set -euo pipefail
@@ -21,7 +21,11 @@ say() { printf '%s\n' "run: $*"; }
 fail() { printf '%s\n' "run: ERROR: $*" >&2; exit 1; }
 
 bash scripts/bootstrap.sh
+# var/ holds children's health data (the read model, Temporal's store, documents, outbox, logs):
+# private to this user. The umask covers every file made from here on, by every child process.
+umask 077
 mkdir -p var "$LOG_DIR"
+chmod -R go-rwx var
 
 # Bad configuration fails here with one line naming the setting.
 "$PY" -c 'from infra.settings import load_settings; load_settings()'
@@ -136,7 +140,7 @@ start_bg "$LOG_DIR/worker.log" "$PY" worker.py
 WORKER_PID=$LAST_PID
 
 say "starting API (log: var/log/api.log)"
-start_bg "$LOG_DIR/api.log" "$PY" -m uvicorn api.app:app --host "$API_HOST" --port "$API_PORT"
+start_bg "$LOG_DIR/api.log" env CASEWORK_API_HOST="$API_HOST" CASEWORK_API_PORT="$API_PORT" "$PY" -m api.serve
 API_PID=$LAST_PID
 
 http_ok() {

@@ -48,6 +48,14 @@ MEANINGS: dict[str, str] = {
     "api_host": "Address the API listens on",
     "api_port": "Port the API listens on",
     "ui_origin": "Origin of the Temporal UI allowed to call the API's `/codec` endpoint (CORS)",
+    "forwarded_allow_ips": "Addresses of the reverse proxy whose `X-Forwarded-For`/`-Proto` are trusted "
+    "(comma separated, `*` for any: only where nothing else can reach the API)",
+    "request_header_timeout_seconds": "A client must send a request's headers within this time, "
+    "or the connection is closed (slow-client bound)",
+    "request_body_timeout_seconds": "A client must send a request's body within this time, or gets 408",
+    "failed_auth_limit_per_minute": "Refused access keys from one address within a minute before "
+    "further refusals answer 429 with `Retry-After`",
+    "max_codec_payloads": "The most payloads one `/codec` call may carry (413 beyond)",
     "encryption_keys": "`key-id:base64-32-bytes` pairs, comma separated; the first encrypts, all decrypt. "
     "Required in production; development uses `var/dev-encryption.key`",
     "recoupment.annual_per_pupil": "Annual per-pupil funding by key stage (JSON object: "

@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 from temporalio.api.common.v1 import Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from api.auth_throttle import FailedAuthThrottle
 from api.codec_routes import router
 from api.problems import install_problem_handlers
 from domain.people import Role
@@ -57,7 +58,7 @@ async def client(tmp_path):
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(router)
-    app.state.services = SimpleNamespace(engine=engine, keyring=KEYRING)
+    app.state.services = SimpleNamespace(engine=engine, keyring=KEYRING, auth_failures=FailedAuthThrottle(20))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://casework.test") as http:
         http.tokens = tokens

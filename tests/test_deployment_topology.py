@@ -189,12 +189,49 @@ def test_host_ports_do_not_clash() -> None:
                 assert not clash, f"{name} and {other_name} both publish port {host_port}"
             published.append((name, ip, host_port))
     ports = {port for _, _, port in published}
-    assert {"8000", "8233"} <= ports
+    assert {"443", "8233"} <= ports
+
+
+def test_only_the_proxy_is_reachable_from_outside() -> None:
+    # The API (with /metrics) and the Temporal UI speak plain HTTP: only inside the network.
+    assert "ports" not in SERVICES["api"]
+    assert "ports" not in SERVICES["temporal-ui"]
+    published = {str(m).rsplit(":", 1)[-1] for m in SERVICES["proxy"]["ports"]}
+    assert published == {"80", "443", "8233"}
+
+
+CADDYFILE = (ROOT / "deploy" / "Caddyfile").read_text(encoding="utf-8")
+
+
+def test_the_proxy_terminates_tls_and_keeps_metrics_inside() -> None:
+    mounts = [str(v) for v in SERVICES["proxy"]["volumes"]]
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in mounts
+    assert any(m.endswith(":/certs:ro") for m in mounts)
+    sites = re.findall(r"^(\S+) \{$", CADDYFILE, flags=re.M)
+    assert sites == ["{$PUBLIC_HOST}", "{$PUBLIC_HOST}:8233"]
+    assert CADDYFILE.count("tls /certs/tls.crt /certs/tls.key") == 2
+    assert CADDYFILE.count('Strict-Transport-Security "max-age=31536000; includeSubDomains"') == 2
+    assert "@metrics path /metrics /metrics/*\n\trespond @metrics 404" in CADDYFILE
+    assert "reverse_proxy api:8000" in CADDYFILE
+    assert "reverse_proxy temporal-ui:8080" in CADDYFILE
+
+
+def test_the_proxy_bounds_slow_clients() -> None:
+    assert re.search(r"read_header 10s", CADDYFILE)
+    assert re.search(r"read_body 30s", CADDYFILE)
+
+
+def test_the_api_behind_the_proxy_runs_in_production_and_trusts_only_the_proxy() -> None:
+    env = environment(SERVICES["api"])
+    assert env["CASEWORK_ENVIRONMENT"] == "production"  # so the API sends HSTS too
+    assert env["CASEWORK_FORWARDED_ALLOW_IPS"] == "*"
+    assert command_of(SERVICES["api"]) == ["python", "-m", "api.serve"]
 
 
 def test_the_ui_decodes_through_the_api_codec_endpoint() -> None:
     ui_env = environment(SERVICES["temporal-ui"])
-    assert ui_env["TEMPORAL_CODEC_ENDPOINT"].endswith(":8000/codec")
+    assert ui_env["TEMPORAL_CODEC_ENDPOINT"] == "https://${PUBLIC_HOST:?set PUBLIC_HOST}/codec"
+    assert ui_env["TEMPORAL_CORS_ORIGINS"] == environment(SERVICES["api"])["CASEWORK_UI_ORIGIN"]
     assert ui_env["TEMPORAL_ADDRESS"] == "temporal:7233"
 
 
