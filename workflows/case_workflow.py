@@ -27,12 +27,14 @@ with workflow.unsafe.imports_passed_through():
 
     from domain import case_transitions as transitions
     from domain import search_attributes as sa
+    from domain.absence_threshold import refresh_threshold
     from domain.case_alarms import Alarm, fire, unfired_alarms
     from domain.case_commands import OpenCase, ReadModelWriteFailed
     from domain.case_context import CaseContext
     from domain.case_effects import Effects, record_event
     from domain.case_rules import CaseRules, CaseRulesRequest
     from domain.case_state import CaseResult, CaseState, CaseView, SupervisorAlert
+    from domain.command_rejection import CommandRejected
     from domain.document_models import StoredDocument
     from domain.email_models import EmailReceipt, EmailRequest
     from domain.ledger_models import PostingReceipt, RecoupmentPosting
@@ -107,7 +109,7 @@ class CaseWorkflow:
         await self._load_rules()
         if case.carried_state is None:
             async with self._lock:
-                transitions.refresh_threshold(self.state, self._ctx())
+                refresh_threshold(self.state, self._ctx())
         await self._publish()
         while self.state.stage is not Stage.CLOSED:
             if workflow.info().is_continue_as_new_suggested():
@@ -203,7 +205,7 @@ class CaseWorkflow:
         async with self._lock:
             try:
                 effects = transitions.apply(self.state, action, cmd, self._ctx())
-            except transitions.CommandRejected as rejected:
+            except CommandRejected as rejected:
                 raise _rejection(rejected) from None
             self._log().info("command_applied", action=action.value, stage=self.state.stage.value)
             await self._carry_out(effects)
@@ -241,7 +243,7 @@ class CaseWorkflow:
         action, cmd = self._decode(name, args)
         try:
             transitions.check(self.state, action, cmd, self._ctx() if self._rules else None)
-        except transitions.CommandRejected as rejected:
+        except CommandRejected as rejected:
             raise _rejection(rejected) from None
 
     def _decode(self, name: str, args: Sequence[RawValue]) -> tuple[Action, object]:
@@ -410,7 +412,7 @@ def _midday(day: date | None) -> datetime | None:
     return None if day is None else datetime.combine(day, time(12), tzinfo=UTC)
 
 
-def _rejection(rejected: "transitions.CommandRejected") -> ApplicationError:
+def _rejection(rejected: "CommandRejected") -> ApplicationError:
     return ApplicationError(
         str(rejected),
         {"stage": rejected.stage.value, "allowed_actions": rejected.allowed_actions},
