@@ -29,7 +29,7 @@ from domain.case_state import (
     Review,
 )
 from domain.command_dates import DATE_HORIZON, check_dates, require_school_day
-from domain.command_registry import APPLIES, CHECKS, COMMAND_TYPES, rule
+from domain.command_registry import APPLIES, CHECKS, COMMAND_TYPES, require_every_action, rule
 from domain.command_rejection import CommandRejected, invalid
 from domain.document_models import GeneratedDocument
 from domain.email_models import EmailTemplate
@@ -476,3 +476,6 @@ def _close(state: CaseState, outcome: c.CloseOutcome, on: date, reason: str | No
         effects.emails.append(email(state, _key(state, "closed"), EmailTemplate.CASE_CLOSED,
                                     [parent(state), school(state)], on=on))
     return effects
+
+
+require_every_action()
