@@ -176,7 +176,7 @@ class CaseWorkflow:
             pending, self._background = self._background, []
             await asyncio.gather(*pending, return_exceptions=True)
             # A command may have arrived meanwhile: let it finish too, or the run would end (continue
-            # as new) under it. (Patched: earlier histories ended without waiting here.)
+            # as new) under it.
             if workflow.patched("drain-commands-after-background"):
                 await workflow.wait_condition(workflow.all_handlers_finished)
 
@@ -334,8 +334,7 @@ class CaseWorkflow:
             self._read_model.written(view.state.version, superseded=superseded)
         except ActivityError:
             # A command's write failed: the main loop may be asleep until the next alarm (days away),
-            # so wake it to keep retrying until the read model catches up. (Patched: histories from
-            # before this change did not wake here.)
+            # so wake it to keep retrying until the read model catches up.
             if not self._read_model.stale and workflow.patched("wake-loop-on-stale-projection"):
                 self._wake = True
             self._read_model.mark_stale()
