@@ -90,7 +90,7 @@ class CaseWorkflow:
         self._calendar: SchoolCalendar | None = None
         self._lock = asyncio.Lock()
         self._wake = False
-        self._read_model = ReadModelSync()
+        self._read_model = ReadModelSync()  # what the read model holds, and when to write it
         self._background: list[asyncio.Task] = []
         self._search_attributes: dict[str, object] = {}
         self._asleep_until: datetime | None | object = _AWAKE  # when the main loop's wait ends
