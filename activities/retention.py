@@ -41,7 +41,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.email import outbox_file_for
 from domain.case_commands import CASE_REF_PATTERN
-from domain.stages import Action, Stage
+from domain.stages import STAGE_AFTER_ACTION, Stage
 from infra.document_store import DocumentStore
 from infra.encryption import EncryptionError, Keyring
 from infra.logging import activity_logger
@@ -64,21 +64,7 @@ CASE_STILL_RUNNING = "CaseStillRunning"
 CASE_NOT_CLOSED = "CaseNotClosed"
 _CASE_REF_RE = re.compile(CASE_REF_PATTERN)
 
-#: The stage a case has reached once it has seen an action (the furthest one counts).
 _STAGE_ORDER = [s for s in Stage if s is not Stage.CLOSED]
-_STAGE_AFTER_ACTION: dict[str, Stage] = {
-    Action.REQUEST_CONSENT.value: Stage.AWAITING_CONSENT,
-    Action.RECORD_CONSENT.value: Stage.AWAITING_CONSENT,
-    Action.REQUEST_EVIDENCE.value: Stage.GATHERING_EVIDENCE,
-    Action.RECORD_EVIDENCE.value: Stage.GATHERING_EVIDENCE,
-    Action.DECIDE.value: Stage.DECIDING,
-    Action.COMMISSION_PROVISION.value: Stage.IN_PROVISION,
-    Action.SCHEDULE_REVIEW.value: Stage.IN_PROVISION,
-    Action.RECORD_REVIEW_OUTCOME.value: Stage.IN_PROVISION,
-    Action.AGREE_REINTEGRATION_PLAN.value: Stage.REINTEGRATING,
-    Action.EXTEND_REINTEGRATION.value: Stage.REINTEGRATING,
-    Action.CONFIRM_FULL_TIME_RETURN.value: Stage.REINTEGRATING,
-}
 
 
 class RetentionQuery(BaseModel):
@@ -102,7 +88,7 @@ class ErasureReceipt(BaseModel):
 def stage_reached(actions: Iterable[str], provision_started_on: date | None) -> Stage:
     """The furthest stage a closed case reached before closing, from its timeline's actions."""
     reached = Stage.NOTIFIED
-    stages = [_STAGE_AFTER_ACTION[a] for a in actions if a in _STAGE_AFTER_ACTION]
+    stages = [STAGE_AFTER_ACTION[a] for a in actions if a in STAGE_AFTER_ACTION]
     if provision_started_on is not None:
         stages.append(Stage.IN_PROVISION)
     for stage in stages:

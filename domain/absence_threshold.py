@@ -4,6 +4,8 @@ absence still to come."""
 
 from datetime import date, timedelta
 
+from domain.case_context import CaseContext
+from domain.case_state import CaseState
 from domain.school_calendar import SchoolCalendar, academic_year_of
 
 
@@ -43,3 +45,15 @@ def absence_days_in_year(
 def threshold_date(days: list[date], threshold: int) -> date | None:
     """The school day on which the `threshold`-th day of absence falls, or None if it is not reached."""
     return days[threshold - 1] if len(days) >= threshold else None
+
+
+def refresh_threshold(state: CaseState, ctx: CaseContext) -> None:
+    """Recompute the case's 15-day point from the recorded and expected absence."""
+    days = absence_days_in_year(
+        recorded=state.absence_days,
+        first_day_of_absence=state.first_day_of_absence,
+        expected_return=state.expected_return,
+        calendar=ctx.calendar,
+        threshold=ctx.clocks.absence_threshold_days,
+    )
+    state.threshold_date = threshold_date(days, ctx.clocks.absence_threshold_days)

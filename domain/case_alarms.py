@@ -20,11 +20,13 @@ from domain.case_effects import (
     school,
 )
 from domain.case_state import CaseState, ConsentStatus
-from domain.case_transitions import raise_alert, recoups, review_invite, term_lines
 from domain.email_models import EmailTemplate
 from domain.pending_tasks import pending_tasks, review_escalation_on
 from domain.people import SYSTEM_ACTOR
+from domain.recoupment_charges import recoups, term_lines
+from domain.review_invites import review_invite
 from domain.stages import Stage
+from domain.supervisor_alerts import raise_alert
 
 _BEFORE_PROVISION = {Stage.NOTIFIED, Stage.AWAITING_CONSENT, Stage.GATHERING_EVIDENCE, Stage.DECIDING,
                      Stage.COMMISSIONING}

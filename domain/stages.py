@@ -1,4 +1,5 @@
-"""The stages a medical-absence case moves through, and the actions each stage allows.
+"""The stages a medical-absence case moves through, the actions each stage allows, and the stage
+each action shows a case has reached.
 
 This table is the single source of truth for "what may happen now": the workflow's update
 validators, the API's 409 answers and the documentation all read it.
@@ -86,6 +87,37 @@ ALLOWED_ACTIONS: dict[Stage, frozenset[Action]] = {
     ),
     Stage.CLOSED: frozenset(),
 }
+
+
+#: The stage a case has reached once it has seen an action (the furthest one counts): what the
+#: erasure tombstone records as the stage a closed case reached.
+STAGE_AFTER_ACTION: dict[Action, Stage] = {
+    Action.REQUEST_CONSENT: Stage.AWAITING_CONSENT,
+    Action.RECORD_CONSENT: Stage.AWAITING_CONSENT,
+    Action.REQUEST_EVIDENCE: Stage.GATHERING_EVIDENCE,
+    Action.RECORD_EVIDENCE: Stage.GATHERING_EVIDENCE,
+    Action.DECIDE: Stage.DECIDING,
+    Action.COMMISSION_PROVISION: Stage.IN_PROVISION,
+    Action.SCHEDULE_REVIEW: Stage.IN_PROVISION,
+    Action.RECORD_REVIEW_OUTCOME: Stage.IN_PROVISION,
+    Action.AGREE_REINTEGRATION_PLAN: Stage.REINTEGRATING,
+    Action.EXTEND_REINTEGRATION: Stage.REINTEGRATING,
+    Action.CONFIRM_FULL_TIME_RETURN: Stage.REINTEGRATING,
+}
+#: The actions that say nothing about how far a case got (closing ends it at whatever stage it
+#: reached).
+ACTIONS_NOT_ADVANCING_STAGE: frozenset[Action] = frozenset({
+    Action.RECORD_ABSENCE_DAYS,
+    Action.ASSIGN_OFFICER,
+    Action.RECORD_HOSPITAL_ADMISSION,
+    Action.RECORD_HOSPITAL_DISCHARGE,
+    Action.CHANGE_SCHOOL,
+    Action.ADD_NOTE,
+    Action.CLOSE,
+})
+_placed = STAGE_AFTER_ACTION.keys()
+if _placed & ACTIONS_NOT_ADVANCING_STAGE or _placed | ACTIONS_NOT_ADVANCING_STAGE != set(Action):
+    raise TypeError("each Action has a STAGE_AFTER_ACTION entry or is in ACTIONS_NOT_ADVANCING_STAGE, not both")
 
 
 def allowed_actions(stage: Stage) -> list[str]:

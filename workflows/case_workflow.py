@@ -18,6 +18,8 @@ from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.read_model_sync import ReadModelSync
+
 with workflow.unsafe.imports_passed_through():
     # pydantic imports these lazily on the first EmailStr it validates; pass them through so the
     # sandbox does not re-import them inside a running workflow.
@@ -27,12 +29,14 @@ with workflow.unsafe.imports_passed_through():
 
     from domain import case_transitions as transitions
     from domain import search_attributes as sa
+    from domain.absence_threshold import refresh_threshold
     from domain.case_alarms import Alarm, fire, unfired_alarms
     from domain.case_commands import OpenCase, ReadModelWriteFailed
     from domain.case_context import CaseContext
     from domain.case_effects import Effects, record_event
     from domain.case_rules import CaseRules, CaseRulesRequest
     from domain.case_state import CaseResult, CaseState, CaseView, SupervisorAlert
+    from domain.command_rejection import CommandRejected
     from domain.document_models import StoredDocument
     from domain.email_models import EmailReceipt, EmailRequest
     from domain.ledger_models import PostingReceipt, RecoupmentPosting
@@ -52,11 +56,6 @@ _QUICK = timedelta(seconds=30)
 # A read-model write is tried briefly inside a command; if the database is down the command still
 # answers and the main loop keeps retrying until the projection catches up.
 _PROJECTION_IN_COMMAND = timedelta(seconds=10)
-_PROJECTION_RETRY_EVERY = timedelta(seconds=30)
-# After a command whose caller wrote the read model itself (the API), the case writes it once more
-# this long after (or sooner, with its next projection of any kind): a no-op write normally, the
-# catch-up if the caller died between the answer and its commit. One check covers a burst of commands.
-_READ_MODEL_CHECK_AFTER = timedelta(minutes=10)
 # The main loop is not waiting (see `_asleep_until`).
 _AWAKE = object()
 # How far ahead the calendar must reach before it is reloaded with later school years.
@@ -91,13 +90,9 @@ class CaseWorkflow:
         self._calendar: SchoolCalendar | None = None
         self._lock = asyncio.Lock()
         self._wake = False
-        self._projection_stale = True
-        self._stale_marks = 0  # how many times the state changed since the case started
+        self._read_model = ReadModelSync()  # what the read model holds, and when to write it
         self._background: list[asyncio.Task] = []
         self._search_attributes: dict[str, object] = {}
-        self._projected = False  # the read model holds this case (at some version)
-        self._check_read_model_at: datetime | None = None  # after a command its caller projected
-        self._check_read_model_version = 0  # the latest such command's version
         self._asleep_until: datetime | None | object = _AWAKE  # when the main loop's wait ends
 
     # --- the case's life ---------------------------------------------------------------------------
@@ -107,7 +102,7 @@ class CaseWorkflow:
         await self._load_rules()
         if case.carried_state is None:
             async with self._lock:
-                transitions.refresh_threshold(self.state, self._ctx())
+                refresh_threshold(self.state, self._ctx())
         await self._publish()
         while self.state.stage is not Stage.CLOSED:
             if workflow.info().is_continue_as_new_suggested():
@@ -120,10 +115,7 @@ class CaseWorkflow:
                 await self._fire_due_alarms()
                 if self._calendar_running_out():
                     await self._load_rules()
-            if self._check_read_model_at is not None and workflow.now() >= self._check_read_model_at:
-                self._check_read_model_at = None
-                self._mark_stale()
-            if self._projection_stale:
+            if self._read_model.due(workflow.now()):
                 await self._publish()
         await self._drain()
         await self._publish(wait=True)
@@ -139,13 +131,7 @@ class CaseWorkflow:
         if alarms:
             timeout = max(alarms[0].fires_at(self._ctx()) - workflow.now(), timedelta(0))
             summary = f"next: {alarms[0].kind} on {alarms[0].fires_on.isoformat()}"
-        if self._projection_stale:
-            timeout = min(timeout or _PROJECTION_RETRY_EVERY, _PROJECTION_RETRY_EVERY)
-        if self._check_read_model_at is not None:
-            until_check = max(self._check_read_model_at - workflow.now(), timedelta(0))
-            if timeout is None or until_check < timeout:
-                timeout, summary = until_check, "checking the read model a command's caller wrote"
-        return timeout, summary
+        return self._read_model.wait(workflow.now(), timeout, summary)
 
     async def _sleep_until_next_alarm(self) -> None:
         timeout, summary = self._next_wait()
@@ -181,7 +167,7 @@ class CaseWorkflow:
             effects = fire(self.state, due[0], ctx)
             self._log().info("alarm_fired", alarm=due[0].kind)
             await self._carry_out(effects)
-            self._mark_stale()
+            self._read_model.mark_stale()
 
     async def _drain(self) -> None:
         """Let every update handler and background side effect finish before the run ends."""
@@ -190,7 +176,7 @@ class CaseWorkflow:
             pending, self._background = self._background, []
             await asyncio.gather(*pending, return_exceptions=True)
             # A command may have arrived meanwhile: let it finish too, or the run would end (continue
-            # as new) under it. (Patched: earlier histories ended without waiting here.)
+            # as new) under it.
             if workflow.patched("drain-commands-after-background"):
                 await workflow.wait_condition(workflow.all_handlers_finished)
 
@@ -198,41 +184,49 @@ class CaseWorkflow:
 
     @workflow.update(dynamic=True)
     async def command(self, name: str, args: Sequence[RawValue]) -> CaseView:
+        """Check the command, apply it to the case, carry out its effects, and answer with the case."""
         action, cmd = self._decode(name, args)
         await workflow.wait_condition(lambda: self._rules is not None)
         async with self._lock:
             try:
-                effects = transitions.apply(self.state, action, cmd, self._ctx())
-            except transitions.CommandRejected as rejected:
+                effects = transitions.apply(self.state, action, cmd, self._ctx())  # checks it first
+            except CommandRejected as rejected:
                 raise _rejection(rejected) from None
             self._log().info("command_applied", action=action.value, stage=self.state.stage.value)
             await self._carry_out(effects)
-            caller_projects = (
-                self._projected
-                and getattr(cmd, "caller_writes_read_model", False)
-                and workflow.patched("caller-writes-read-model")
-            )
-            if caller_projects:
-                if self._check_read_model_at is None:
-                    self._check_read_model_at = workflow.now() + _READ_MODEL_CHECK_AFTER
-                self._check_read_model_version = self.state.version
-                # Wake the main loop only if the command moved what it is waiting for (an alarm,
-                # the read-model check, the case's end): a note need not restart its timer.
-                self._wake = self._wake or self._loop_wait_changed()
-            else:
-                self._wake = True
-        if caller_projects or (self._projected and workflow.patched("project-after-answer")):
+            caller_writes = self._after_command(cmd)
+        return await self._answer(caller_writes)
+
+    def _after_command(self, cmd: object) -> bool:
+        """Note who writes the command's answer to the read model, and wake the main loop if it has
+        other work now. True when the command's caller (the API) writes it."""
+        caller_writes = (
+            self._read_model.projected
+            and getattr(cmd, "caller_writes_read_model", False)
+            and workflow.patched("caller-writes-read-model")
+        )
+        if caller_writes:
+            self._read_model.caller_wrote(self.state.version, workflow.now())
+            # Wake the main loop only if the command moved what it is waiting for (an alarm,
+            # the read-model check, the case's end): a note need not restart its timer.
+            self._wake = self._wake or self._loop_wait_changed()
+        else:
+            self._wake = True
+        return caller_writes
+
+    async def _answer(self, caller_writes: bool) -> CaseView:
+        """The case as the command left it."""
+        if caller_writes or (self._read_model.projected and workflow.patched("project-after-answer")):
             # Answer now. Either the caller (the API) writes this answer to the read model in its own
             # transaction, so lists show the command as soon as it answers and the case checks the
             # read model a while later (once for a burst of commands, at once if the caller signals
-            # that its write failed); or the main loop (woken above) writes it straight after. The
-            # case's first projection, by which a duplicate notification is recognised, is still
-            # awaited below.
+            # that its write failed); or the main loop (woken by `_after_command`) writes it straight after.
             view = self.view()
             self._upsert_search_attributes(view)
-            if not caller_projects:
-                self._mark_stale()
+            if not caller_writes:
+                self._read_model.mark_stale()
             return view
+        # The case's first projection, by which a duplicate notification is recognised, is awaited.
         await self._publish()
         return self.view()
 
@@ -241,7 +235,7 @@ class CaseWorkflow:
         action, cmd = self._decode(name, args)
         try:
             transitions.check(self.state, action, cmd, self._ctx() if self._rules else None)
-        except transitions.CommandRejected as rejected:
+        except CommandRejected as rejected:
             raise _rejection(rejected) from None
 
     def _decode(self, name: str, args: Sequence[RawValue]) -> tuple[Action, object]:
@@ -263,7 +257,7 @@ class CaseWorkflow:
         """The caller of a command could not write its answer to the read model: write it from here
         (retried until the database answers)."""
         self._log().info("read_model_write_failed_by_caller", version=failed.version)
-        self._mark_stale()
+        self._read_model.mark_stale()
         self._wake = True
 
     @workflow.query
@@ -319,17 +313,12 @@ class CaseWorkflow:
                 kind = "email_failed"
                 detail = f"{mail.template.value} could not be sent: {cause.message if cause else 'failed'}"
             self.state.alerts.append(SupervisorAlert(kind=kind, raised_on=workflow.now().date(), detail=detail))
-            self._mark_stale()
+            self._read_model.mark_stale()
             self._wake = True
-
-    def _mark_stale(self) -> None:
-        """The read model no longer shows the state."""
-        self._projection_stale = True
-        self._stale_marks += 1
 
     async def _publish(self, *, wait: bool = False) -> None:
         """Bring search attributes and the read model up to date with the state."""
-        marks = self._stale_marks
+        writing = self._read_model.writing()
         view = self.view()
         self._upsert_search_attributes(view)
         try:
@@ -339,20 +328,16 @@ class CaseWorkflow:
                 schedule_to_close_timeout=None if wait else _PROJECTION_IN_COMMAND,
                 retry_policy=_DATABASE_RETRY,
             )
-            if self._stale_marks != marks and workflow.patched("stay-stale-after-a-superseded-write"):
-                pass  # the state changed while this was written: the main loop writes it again
-            else:
-                self._projection_stale = False
-            self._projected = True
-            if self._check_read_model_at is not None and view.state.version >= self._check_read_model_version:
-                self._check_read_model_at = None  # this write covers the commands a caller projected
+            # If the state changed while this was written, the main loop writes it again.
+            superseded = (self._read_model.changed_since(writing)
+                          and workflow.patched("stay-stale-after-a-superseded-write"))
+            self._read_model.written(view.state.version, superseded=superseded)
         except ActivityError:
             # A command's write failed: the main loop may be asleep until the next alarm (days away),
-            # so wake it to keep retrying until the read model catches up. (Patched: histories from
-            # before this change did not wake here.)
-            if not self._projection_stale and workflow.patched("wake-loop-on-stale-projection"):
+            # so wake it to keep retrying until the read model catches up.
+            if not self._read_model.stale and workflow.patched("wake-loop-on-stale-projection"):
                 self._wake = True
-            self._mark_stale()
+            self._read_model.mark_stale()
 
     def _upsert_search_attributes(self, view: CaseView) -> None:
         s = self.state
@@ -410,7 +395,7 @@ def _midday(day: date | None) -> datetime | None:
     return None if day is None else datetime.combine(day, time(12), tzinfo=UTC)
 
 
-def _rejection(rejected: "transitions.CommandRejected") -> ApplicationError:
+def _rejection(rejected: "CommandRejected") -> ApplicationError:
     return ApplicationError(
         str(rejected),
         {"stage": rejected.stage.value, "allowed_actions": rejected.allowed_actions},
