@@ -419,11 +419,14 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "The token's role may not do this",
         404: "No such case (or not one of your school's)",
         409: "The case's stage does not allow this action; `allowed_actions` lists what does",
-        413: "The upload is too large",
+        413: "The request is too large (an upload over the size limit, or too many codec payloads)",
+        429: "Too many refused access keys from this address; retry after `Retry-After` seconds",
         415: "The upload's content is not an allowed type",
         422: "The request is not valid; `errors` names the fields",
         503: "Temporal or the database is not reachable; retry after `Retry-After` seconds",
     }
+    if 401 in statuses and 429 not in statuses:  # whoever checks a key may answer 429 (auth_throttle)
+        statuses = (*statuses, 429)
     return {
         s: {
             "description": descriptions.get(s, _title(s)),

@@ -59,7 +59,7 @@ class NeverProjects(CaseWorkflow):
 
     async def _publish(self, *, wait: bool = False) -> None:
         self._upsert_search_attributes(self.view())
-        self._projection_stale = False
+        self._read_model.stale = False
 
 
 @workflow.defn(name="CaseWorkflow")
