@@ -28,7 +28,7 @@ from domain.case_state import (
     ReintegrationPlan,
     Review,
 )
-from domain.command_dates import DATE_HORIZON, check_dates, require_school_day
+from domain.command_dates import DATE_HORIZON, check_date_rules, check_dates, require_school_day
 from domain.command_registry import APPLIES, CHECKS, COMMAND_TYPES, require_every_action, rule
 from domain.command_rejection import CommandRejected, invalid
 from domain.document_models import GeneratedDocument
@@ -60,6 +60,8 @@ def check(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext | N
         check_dates(state, cmd, ctx)
     if ctx is not None and action in CHECKS:
         CHECKS[action](state, cmd, ctx)
+    if ctx is not None:
+        check_date_rules(state, cmd, ctx)
 
 
 def apply(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext) -> Effects:

@@ -46,14 +46,19 @@ def _check_range(state: CaseState, value: object, ctx: CaseContext) -> None:
 
 def check_dates(state: CaseState, cmd: c.Command, ctx: CaseContext) -> None:
     """A date outside the school calendar the case holds cannot be counted in school days: refuse it
-    here, or a clock computed from it later (a task's due date, a charge) would fail the case. Then
-    the rules of the command's own dates."""
+    here, or a clock computed from it later (a task's due date, a charge) would fail the case; and a
+    provision that ends before it starts, before anything is counted from it."""
     _check_range(state, cmd, ctx)
     if isinstance(cmd, c.CommissionProvision):
         for i, p in enumerate(cmd.provisions):
             if p.end_date is not None and p.end_date < p.start_date:
                 raise invalid(state, f"provisions[{i}].end_date {p.end_date.isoformat()} is before its "
                               f"start_date {p.start_date.isoformat()}", f"provisions[{i}].end_date")
+
+
+def check_date_rules(state: CaseState, cmd: c.Command, ctx: CaseContext) -> None:
+    """The rules of a command's own dates (after the command's other checks): school days, the grace
+    for planned dates, what may not be in the future, a part-time timetable's hours and year."""
     rule = _DATE_RULES.get(type(cmd))
     if rule is not None and ctx.strict:
         rule(state, cmd, ctx)
@@ -180,5 +185,5 @@ _DATE_RULES: dict[type, Callable[[CaseState, c.Command, CaseContext], None]] = {
     c.RecordAbsenceDays: _absence_dates,
 }
 
-__all__ = ["DATE_HORIZON", "CommandRejected", "check_dates", "check_notification", "command_dates",
-           "require_school_day"]
+__all__ = ["DATE_HORIZON", "CommandRejected", "check_date_rules", "check_dates", "check_notification",
+           "command_dates", "require_school_day"]
