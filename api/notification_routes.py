@@ -25,6 +25,7 @@ from api.case_updates import (
     answer_view,
     build_command,
     check_idempotency_key,
+    key_used_for_another_request,
     send_update,
 )
 from api.case_views import SchoolCaseView
@@ -127,14 +128,7 @@ def _request_hash(request: Request, body: NotifyAbsence) -> str:
 def _key_reused(key_used_for: str | None, request_hash: str) -> None:
     """The same key with a different request: refused, never answered with the first request's case."""
     if key_used_for is not None and key_used_for != request_hash:
-        message = "this key was already used for a different request; send a new key with a new notification"
-        raise ProblemError(
-            422,
-            f"header.Idempotency-Key: {message}",
-            slug="idempotency-key-reused",
-            title="Idempotency-Key reused for a different request",
-            errors=[{"field": "header.Idempotency-Key", "message": message, "type": "idempotency_key_reused"}],
-        )
+        raise key_used_for_another_request()
 
 
 def _lock_for(request: Request, key: str) -> asyncio.Lock:

@@ -241,3 +241,27 @@ async def test_the_same_document_in_two_cases_has_unrelated_references(world: Wo
     # Neither case can fetch the other's reference.
     cross = await world.client.get(f"/cases/{second}/documents/{a.json()['doc_ref']}", headers=world.h("caseworker"))
     assert cross.status_code == 404
+
+
+async def test_a_command_key_used_again_with_another_body_is_refused(world: World) -> None:
+    ref = await _open(world, "Ada")
+    url = f"/cases/{ref}/notes"
+    first = await world.client.post(url, headers=world.h("caseworker", **{"Idempotency-Key": "note-1"}),
+                                    json={"text": "Called the parent."})
+    assert first.status_code == 200, first.text
+    p = problem(await world.client.post(url, headers=world.h("caseworker", **{"Idempotency-Key": "note-1"}),
+                                        json={"text": "Wrote to the GP."}), 422)
+    assert [e["field"] for e in p["errors"]] == ["header.Idempotency-Key"]
+    again = await world.client.post(url, headers=world.h("caseworker", **{"Idempotency-Key": "note-1"}),
+                                    json={"text": "Called the parent."})
+    assert again.status_code == 200 and [n["text"] for n in again.json()["state"]["notes"]] == ["Called the parent."]
+
+    # A command the case refuses does not spend its key: the corrected one goes through under it.
+    future = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
+    admit = f"/cases/{ref}/hospital-admissions"
+    headers = world.h("caseworker", **{"Idempotency-Key": "admit-1"})
+    problem(await world.client.post(admit, headers=headers, json={"admitted_on": future, "hospital": "LRI"}), 422)
+    today = datetime.now(UTC).date().isoformat()
+    ok = await world.client.post(admit, headers=headers, json={"admitted_on": today, "hospital": "LRI"})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["state"]["hospital_stays"][0]["admitted_on"] == today
