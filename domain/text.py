@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 _LINE_BREAKS_AND_TABS = frozenset("\t\n\r")
+#: A search term (a query parameter) without control characters: for `Query(pattern=...)`.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
 def _controls(value: str, allowed: frozenset[str]) -> bool:

@@ -265,3 +265,12 @@ async def test_a_command_key_used_again_with_another_body_is_refused(world: Worl
     ok = await world.client.post(admit, headers=headers, json={"admitted_on": today, "hospital": "LRI"})
     assert ok.status_code == 200, ok.text
     assert ok.json()["state"]["hospital_stays"][0]["admitted_on"] == today
+
+
+@pytest.mark.parametrize(("path", "name"), [("/cases", "officer"), ("/access-records", "actor_name"),
+                                            ("/tasks", "assignee")])
+async def test_a_control_character_in_a_search_is_refused_naming_the_parameter(
+    world: World, path: str, name: str
+) -> None:
+    p = problem(await world.client.get(path, params={name: "officer\x00jb"}, headers=world.h("supervisor")), 422)
+    assert [e["field"] for e in p["errors"]] == [f"query.{name}"]
