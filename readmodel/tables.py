@@ -132,7 +132,8 @@ class ApiKey(SQLModel, table=True):
 
 
 class IdempotencyRecord(SQLModel, table=True):
-    """`Idempotency-Key` of a POST /cases, so a repeated notification finds the case it opened."""
+    """An `Idempotency-Key`: of a POST /cases (the key itself), so a repeated notification finds the case
+    it opened; or of a command (`command:<keyed hash>`), so the key is not reused for another body."""
 
     __tablename__ = "idempotency_keys"
 
