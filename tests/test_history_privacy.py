@@ -332,7 +332,9 @@ async def test_histories_hold_no_personal_data_and_supervisors_see_them_decoded(
     assert GIVEN.encode() in readable and DIAGNOSIS.encode() in readable
 
 
-async def test_a_supervisors_decode_is_one_access_record_per_case_not_one_per_call(world: World) -> None:
+async def test_a_supervisors_decode_is_one_access_record_per_case_not_one_per_call(
+    world: World, temporal_dev_server: WorkflowEnvironment
+) -> None:
     days = recent_school_days(4)
     c = world.api
     refs = []
@@ -351,7 +353,15 @@ async def test_a_supervisors_decode_is_one_access_record_per_case_not_one_per_ca
         refs.append(r.json()["state"]["case_ref"])
         await world.act(refs[-1], "notes", {"text": f"{given} tired after {DIAGNOSIS} treatment"})
 
+    # The Temporal UI's summary and details of the case: readable with the codec, encrypted without.
+    description = await temporal_dev_server.client.get_workflow_handle(refs[0]).describe()
+    assert await description.static_summary() == f"Case {refs[0]} · school 120001"
+    details = await description.static_details()
+    assert details is not None and f"/cases/{refs[0]})" in details
     raw = await Client.connect(world.target, namespace=world.settings.temporal_namespace)
+    raw_description = await raw.get_workflow_handle(refs[0]).describe()
+    summary = raw_description.raw_description.execution_config.user_metadata.summary
+    assert summary.metadata["encoding"] == b"binary/encrypted"
     history = json.loads((await raw.get_workflow_handle(refs[0]).fetch_history()).to_json())
     payloads = encrypted_payloads(history)
     assert len(payloads) > 10
