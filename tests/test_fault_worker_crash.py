@@ -19,7 +19,6 @@ import random
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,7 +30,6 @@ from temporalio.testing import WorkflowEnvironment
 from readmodel.database import make_engine
 from readmodel.migrate import upgrade
 from readmodel.tables import CaseRow, LedgerEntry, SentEmail
-from tests.conftest import make_settings
 from tests.fault_support import (
     LIFECYCLE_TEMPLATES,
     SmtpServer,
@@ -41,6 +39,7 @@ from tests.fault_support import (
     new_case,
     start_case,
 )
+from tests.support import make_settings, utc_today
 from workflows.case_workflow import CaseWorkflow
 
 pytestmark = pytest.mark.slow
@@ -112,7 +111,7 @@ async def test_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing
     # Every case completed, and the worker really was killed in the middle of them.
     assert len(results) == CASES
     assert worker.starts == KILLS + 1
-    today = datetime.now(UTC).date()
+    today = utc_today()
     for ref, result in results.items():
         assert (result.outcome, result.closed_on) == ("left_area", today), ref
         assert Decimal(result.recoupment_total) > 0, ref

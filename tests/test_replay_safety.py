@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from infra.temporal_client import build_data_converter
     from tests.case_harness import case_settings, notification
     from tests.record_histories import HISTORIES, HISTORY_TEST_KEY
-    from tests.temporal_paths import test_server_path
+    from tests.support import test_server_path
     from tests.test_replay import history_files, load_history, replayer_for
     from workflows.case_workflow import CaseWorkflow
 
