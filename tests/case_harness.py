@@ -2,7 +2,7 @@
 real SMTP server (aiosmtpd) and a SQLite read model, on a fixed test calendar (tests/data)."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,6 +15,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlmodel import Session, SQLModel, create_engine, select
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -168,17 +169,25 @@ _ACTIVITY_CLOSED = {
 }
 
 
+def open_activities(events: Sequence[HistoryEvent]) -> list[str]:
+    """The activity types scheduled in a history and not (yet) completed, failed, timed out or cancelled."""
+    closed = {getattr(e, _ACTIVITY_CLOSED[e.event_type]).scheduled_event_id
+              for e in events if e.event_type in _ACTIVITY_CLOSED}
+    return [e.activity_task_scheduled_event_attributes.activity_type.name for e in events
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and e.event_id not in closed]
+
+
+def workflow_task_done(events: Sequence[HistoryEvent]) -> bool:
+    """True when the last workflow task in a history has completed (none is scheduled or running)."""
+    last_task = next((e.event_type for e in reversed(events) if e.event_type in _WORKFLOW_TASK_EVENTS), None)
+    return last_task == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+
+
 async def is_idle(handle: WorkflowHandle) -> bool:
     """True when the workflow has no workflow task outstanding and no activity open (its history
     says so), or has closed."""
     events = (await handle.fetch_history()).events
-    if not events:
-        return False
-    scheduled = {e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED}
-    closed = {getattr(e, _ACTIVITY_CLOSED[e.event_type]).scheduled_event_id
-              for e in events if e.event_type in _ACTIVITY_CLOSED}
-    last_task = next((e.event_type for e in reversed(events) if e.event_type in _WORKFLOW_TASK_EVENTS), None)
-    return scheduled <= closed and last_task == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    return bool(events) and not open_activities(events) and workflow_task_done(events)
 
 
 async def travel_to(env: WorkflowEnvironment, day: date, hour: int = 9) -> None:

@@ -6,7 +6,6 @@ Retry-After; nothing any client sends produces a 500."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -30,7 +29,7 @@ from infra.settings import Settings
 from readmodel.database import make_engine, session_scope
 from readmodel.migrate import upgrade
 from readmodel.tables import ApiKey, CaseRow, LedgerEntry, TaskRow
-from tests.support import free_port, make_settings
+from tests.support import eventually, free_port, make_settings
 
 PROBLEM = "application/problem+json"
 REF_A = "MN-26-AAAAA1"
@@ -563,7 +562,8 @@ async def test_temporal_answers_are_mapped_and_the_api_reconnects(tmp_path: Path
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            await asyncio.sleep(0.05)  # the background connect fails
+            temporal = app.state.services.temporal
+            await eventually(lambda: temporal.last_error, timeout=5, what="the background connect failing")
             assert_problem(await client.get(f"/cases/{REF_A}", headers=auth), 503)
             app.state.services.temporal.retry_interval = 0
             note = {"text": "x"}

@@ -42,7 +42,7 @@ from domain.case_state import CaseView
 from domain.provision import Provision, ProvisionKind
 from domain.stages import Stage
 from infra.temporal_client import build_data_converter
-from tests.case_harness import OFFICER, notification
+from tests.case_harness import OFFICER, notification, open_activities, workflow_task_done
 from tests.support import dev_server_path, eventually, free_port, make_settings, utc_today
 from workflows.case_workflow import CaseWorkflow
 
@@ -251,7 +251,11 @@ async def test_a_command_given_while_the_run_waits_for_mail_is_answered(server: 
                 break
         else:
             pytest.fail(f"the server never suggested continue-as-new (limit {SUGGEST_CONTINUE_AS_NEW_AFTER})")
-        await asyncio.sleep(0.5)
+        async def waiting_only_for_the_email() -> bool:  # everything else the run had to do is done
+            events = (await first_run_history(server, handle, first_run)).events
+            return workflow_task_done(events) and set(open_activities(events)) == {"send_email"}
+
+        await eventually(waiting_only_for_the_email, timeout=10, what="the first run waiting for the held email")
         assert await current_run_id(handle) == first_run, "the run must wait for the held email"
 
         server.projection_gate.clear()  # the next command is held while it writes the read model
@@ -264,7 +268,12 @@ async def test_a_command_given_while_the_run_waits_for_mail_is_answered(server: 
 
         await eventually(late_note_accepted, timeout=5, what="the late note accepted")
         server.smtp_gate.set()  # the email goes now, while the note is still being written
-        await asyncio.sleep(1.5)
+
+        async def email_sent() -> bool:
+            events = (await first_run_history(server, handle, first_run)).events
+            return "send_email" not in open_activities(events)
+
+        await eventually(email_sent, timeout=10, what="the held email sent")
         server.projection_gate.set()
         answer = await late
     finally:

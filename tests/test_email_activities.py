@@ -442,6 +442,8 @@ class SlowHandler(CollectingHandler):
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         self.receiving.set()
+        # The slowness is what is under test (a relay taking its time over DATA), not a wait for
+        # something: the test's other write must go through while this sleep runs.
         await asyncio.sleep(2)
         return await super().handle_DATA(server, session, envelope)
 
