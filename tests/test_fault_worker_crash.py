@@ -57,7 +57,6 @@ async def test_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing
     temporal_dev_server: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     seed = int(os.environ.get("CASEWORK_CHAOS_SEED", DEFAULT_SEED))
-    rng = random.Random(seed)
     print(f"chaos seed {seed}")
     smtp = SmtpServer()
     smtp.start()
@@ -75,7 +74,8 @@ async def test_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing
     answered = asyncio.Event()  # set whenever a command has been answered
     handles: list[WorkflowHandle] = []
 
-    async def one_case() -> tuple[str, object]:
+    async def one_case(n: int) -> tuple[str, object]:
+        rng = random.Random(f"{seed}:case {n}")  # one generator each: the same draws whatever the interleaving
         case = new_case()
         handle = await start_case(client, case, settings.task_queue)
         handles.append(handle)
@@ -86,13 +86,17 @@ async def test_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing
         return case.case_ref, await handle.result()
 
     async def activities_running() -> list[str]:
-        """The activities the worker has started and not finished, across the cases."""
+        """The activities the running worker process has started and not finished, across the cases
+        (not those a killed one left behind; the SDK's worker identity is "<pid>@<host>")."""
+        assert worker.process is not None
+        identity = f"{worker.process.pid}@"
         described = await asyncio.gather(*(h.describe() for h in list(handles)))
         return [
             f"{d.id}:{a.activity_type.name}"
             for d in described
             for a in d.raw_description.pending_activities
             if a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            and a.last_worker_identity.startswith(identity)
         ]
 
     killed_while_running: list[list[str]] = []
@@ -100,6 +104,7 @@ async def test_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing
     async def chaos() -> list[float]:
         """Kill the worker while it is running activities, a moment after it has done some work;
         start it again, repeat."""
+        rng = random.Random(f"{seed}:chaos")
         kills: list[float] = []
         for _ in range(KILLS):
             answered.clear()
@@ -118,7 +123,7 @@ async def test_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing
     try:
         chaos_task = asyncio.ensure_future(chaos())
         results = dict(
-            await asyncio.wait_for(asyncio.gather(*(one_case() for _ in range(CASES))), timeout=150)
+            await asyncio.wait_for(asyncio.gather(*(one_case(n) for n in range(CASES))), timeout=150)
         )
         kills = await asyncio.wait_for(chaos_task, timeout=5)
         views = {ref: await client.get_workflow_handle(ref).query(CaseWorkflow.view) for ref in results}
