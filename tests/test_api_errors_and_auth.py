@@ -6,8 +6,6 @@ Retry-After; nothing any client sends produces a 500."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -32,7 +30,7 @@ from infra.settings import Settings
 from readmodel.database import make_engine, session_scope
 from readmodel.migrate import upgrade
 from readmodel.tables import ApiKey, CaseRow, LedgerEntry, TaskRow
-from tests.conftest import make_settings
+from tests.support import eventually, free_port, make_settings
 
 PROBLEM = "application/problem+json"
 REF_A = "MN-26-AAAAA1"
@@ -41,13 +39,6 @@ URN_A = "120001"
 URN_B = "120002"
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def closed_port() -> int:
-    """A local port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _case_row(ref: str, urn: str, stage: str = "deciding") -> CaseRow:
@@ -131,7 +122,7 @@ def seed(settings: Settings) -> dict[str, str]:
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    settings = make_settings(tmp_path, temporal_address=f"127.0.0.1:{closed_port()}", max_document_bytes=4096)
+    settings = make_settings(tmp_path, temporal_address=f"127.0.0.1:{free_port()}", max_document_bytes=4096)
     tokens = seed(settings)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -356,8 +347,8 @@ async def test_readyz_names_the_failing_part(api: Api) -> None:
 async def test_database_down_is_503(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path,
-        temporal_address=f"127.0.0.1:{closed_port()}",
-        database_url=f"postgresql+psycopg://nobody@127.0.0.1:{closed_port()}/none",
+        temporal_address=f"127.0.0.1:{free_port()}",
+        database_url=f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none",
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -491,7 +482,7 @@ async def test_cors_preflight_for_the_ui(api: Api) -> None:
 @pytest.fixture(scope="module")
 def fuzz_schema(tmp_path_factory: pytest.TempPathFactory) -> Any:
     base = tmp_path_factory.mktemp("fuzz")
-    settings = make_settings(base, temporal_address=f"127.0.0.1:{closed_port()}", max_document_bytes=4096)
+    settings = make_settings(base, temporal_address=f"127.0.0.1:{free_port()}", max_document_bytes=4096)
     tokens = seed(settings)
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(settings))
     schema.fuzz_tokens = tokens  # type: ignore[attr-defined]
@@ -572,7 +563,8 @@ async def test_temporal_answers_are_mapped_and_the_api_reconnects(tmp_path: Path
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            await asyncio.sleep(0.05)  # the background connect fails
+            temporal = app.state.services.temporal
+            await eventually(lambda: temporal.last_error, timeout=5, what="the background connect failing")
             assert_problem(await client.get(f"/cases/{REF_A}", headers=auth), 503)
             app.state.services.temporal.retry_interval = 0
             note = {"text": "x"}

@@ -38,7 +38,8 @@ from domain.email_models import (
 from infra.settings import Settings
 from readmodel.database import make_engine, session_scope
 from readmodel.tables import SentEmail
-from tests.free_port import free_port
+from tests import support
+from tests.support import free_port
 
 CASE = "MN-26-7K3Q9P"
 PARENT = "parent.hartley@example.com"
@@ -75,17 +76,16 @@ def engine(tmp_path):
 
 
 def make_settings(tmp_path, **overrides) -> Settings:
+    """The shared test settings with this council's mail addresses and no encryption key."""
     values = {
-        "environment": "test",
-        "outbox_dir": tmp_path / "outbox",
-        "database_url": f"sqlite:///{tmp_path / 'casework.db'}",
+        "encryption_keys": None,
         "officer_mail_domain": "council.example.gov.uk",
         "supervisor_mailbox": "supervisors@council.example.gov.uk",
         "school_mailbox_template": "office.{urn}@schools.example.org",
         "mail_from": "inclusion@council.example.gov.uk",
         **overrides,
     }
-    return Settings(_env_file=None, **values)
+    return support.make_settings(tmp_path, **values)
 
 
 @pytest.fixture
@@ -442,6 +442,8 @@ class SlowHandler(CollectingHandler):
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         self.receiving.set()
+        # The slowness is what is under test (a relay taking its time over DATA), not a wait for
+        # something: the test's other write must go through while this sleep runs.
         await asyncio.sleep(2)
         return await super().handle_DATA(server, session, envelope)
 

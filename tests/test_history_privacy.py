@@ -40,10 +40,8 @@ from api.app import create_app
 from api.codec_routes import CODEC_READ
 from infra.payload_codec import CASE_REF_METADATA
 from infra.settings import Settings
-from tests.api_world import api_client, case_worker, migrate_and_create_keys, recent_school_days
-from tests.conftest import make_settings
-from tests.free_port import free_port
-from tests.temporal_paths import dev_server_path
+from tests.api_world import api_client, case_worker, migrate_and_create_keys
+from tests.support import dev_server_path, eventually, free_port, make_settings, recent_school_days
 
 pytestmark = pytest.mark.slow
 
@@ -307,10 +305,7 @@ async def test_histories_hold_no_personal_data_and_supervisors_see_them_decoded(
     )
     serving = asyncio.create_task(server.serve())
     try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: server.started, timeout=10, what="uvicorn serving")
         shown = await run_cli(
             "workflow",
             "show",

@@ -1,5 +1,5 @@
 """The SQL read model: migrations, the case projection, list queries and reports, on SQLite and
-PostgreSQL (see tests/readmodel_fixtures.py)."""
+PostgreSQL (conftest.py's `database_url`)."""
 
 import os
 import statistics
@@ -47,7 +47,6 @@ from readmodel.tables import CaseRow, LedgerEntry, SentEmail, TaskRow
 from tests.readmodel_fixtures import (  # noqa: F401 - fixtures
     OPENED_AT,
     child,
-    database_url,
     event,
     key_spec,
     keyring,
