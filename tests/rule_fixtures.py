@@ -103,21 +103,23 @@ def case(stage: Stage = Stage.NOTIFIED, *, opened: date = FIRST_DAY, **fields: A
 
 
 def awaiting_consent(asked: date = FIRST_DAY, **fields: Any) -> CaseState:
-    return case(Stage.AWAITING_CONSENT, consent=ConsentStatus.REQUESTED, consent_requested_on=asked, **fields)
+    values: dict[str, Any] = {"consent": ConsentStatus.REQUESTED, "consent_requested_on": asked}
+    values.update(fields)
+    return case(Stage.AWAITING_CONSENT, **values)
 
 
 def gathering(opened: date = date(2030, 1, 8), *, requests: tuple[str, ...] = (), **fields: Any) -> CaseState:
     """Consent granted for the consultant and the GP; evidence opened on `opened`; requests to the ids given."""
-    return case(
-        Stage.GATHERING_EVIDENCE,
-        consent=ConsentStatus.GRANTED,
-        consent_requested_on=FIRST_DAY,
-        consent_decided_on=opened,
-        professionals=[CONSULTANT, GP],
-        evidence_opened_on=opened,
-        evidence_requests=[EvidenceRequest(professional_id=pid, requested_on=opened) for pid in requests],
-        **fields,
-    )
+    values: dict[str, Any] = {
+        "consent": ConsentStatus.GRANTED,
+        "consent_requested_on": FIRST_DAY,
+        "consent_decided_on": opened,
+        "professionals": [CONSULTANT, GP],
+        "evidence_opened_on": opened,
+        "evidence_requests": [EvidenceRequest(professional_id=pid, requested_on=opened) for pid in requests],
+    }
+    values.update(fields)
+    return case(Stage.GATHERING_EVIDENCE, **values)
 
 
 def deciding(closed: date = date(2030, 1, 15), **fields: Any) -> CaseState:
@@ -167,8 +169,9 @@ def reintegrating(start: date = date(2030, 3, 11), end: date = date(2030, 3, 29)
 
 
 def closed(**fields: Any) -> CaseState:
-    state = case(Stage.CLOSED, close_outcome=CloseOutcome.WITHDRAWN, closed_on=date(2030, 1, 10), **fields)
-    return state
+    values: dict[str, Any] = {"close_outcome": CloseOutcome.WITHDRAWN, "closed_on": date(2030, 1, 10)}
+    values.update(fields)
+    return case(Stage.CLOSED, **values)
 
 
 #: One case per stage, for the stage x action table.
