@@ -399,3 +399,12 @@ def test_an_alarm_the_calendar_cannot_place_is_left_for_later():
     found = kinds(unfired_alarms(state, ctx(date(2029, 9, 4))))
     assert "part-time-end" in found
     assert "part-time-reminder" not in found
+
+
+@pytest.mark.xfail(strict=True, reason="reported: the hospital-referral alert says '15 school days' whatever "
+                   "hospital_referral_after is set to")
+def test_the_hospital_referral_alert_names_the_configured_school_days():
+    state = _hospital_case()
+    context = ctx(date(2030, 1, 28), hospital_referral_after=10)
+    effects = fire(state, alarm_named(state, context, "hospital-referral"), context)
+    assert only_mail(effects).context["detail"].startswith("in hospital for 10 school days")

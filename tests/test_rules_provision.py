@@ -611,3 +611,23 @@ def test_closing_on_the_first_day_of_provision_charges_nothing():
 
 def test_a_closure_cannot_be_dated_in_the_future():
     assert rejected(case(), Action.CLOSE, close(on=date(2030, 1, 10)), ctx(date(2030, 1, 9))) == "closed_on is in the future"
+
+
+@pytest.mark.xfail(strict=True, reason="reported: a full-time return can be confirmed for a future day (a closure "
+                   "cannot), closing the case now and charging the school up to that day")
+def test_a_full_time_return_cannot_be_dated_in_the_future():
+    message = rejected(reintegrating(), Action.CONFIRM_FULL_TIME_RETURN,
+                       c.ConfirmFullTimeReturn(actor=CASEWORKER, returned_on=date(2030, 3, 1)), ctx(date(2030, 2, 4)))
+    assert message == "returned_on is in the future"
+
+
+@pytest.mark.xfail(strict=True, reason="reported: agreeing a new plan while reintegrating replaces the old one, "
+                   "dropping its extensions, so a part-time timetable can run on past its end date without a "
+                   "recorded extension reason and without the supervisor alert")
+def test_a_new_plan_while_reintegrating_keeps_the_extension_history():
+    state = reintegrating(end=date(2030, 3, 29))
+    for new_end in [date(2030, 4, 26), date(2030, 5, 10)]:
+        apply(state, Action.EXTEND_REINTEGRATION, extend(new_end), ctx(date(2030, 3, 25)))
+    apply(state, Action.AGREE_REINTEGRATION_PLAN, plan(date(2030, 3, 26), date(2030, 6, 28)), ctx(date(2030, 3, 25)))
+    assert state.reintegration.original_end_date == date(2030, 3, 29)
+    assert len(state.reintegration.extensions) == 2
