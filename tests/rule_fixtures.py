@@ -9,6 +9,7 @@ The calendar (built in code, not loaded, so no bank-holiday library decides a te
 - 2029-30 spring: Mon 7 Jan - Fri 29 Mar 2030, half-term 18-22 Feb (55 school days);
 - 2029-30 summer: Tue 23 Apr - Tue 23 Jul 2030, half-term 27-31 May, bank holiday Mon 6 May;
 - 2030-31 autumn: Tue 3 Sep - Thu 19 Dec 2030 (so a case can cross the academic year).
+The calendar and the rates are built afresh for each context (see `calendar_data`).
 The calendar covers 1 Sep 2029 to 31 Aug 2031.
 """
 
@@ -36,23 +37,33 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-CALENDAR_DATA = CalendarData(
-    terms=[
-        Term(name="2029-30 autumn", start=date(2029, 9, 4), end=date(2029, 12, 20)),
-        Term(name="2029-30 spring", start=date(2030, 1, 7), end=date(2030, 3, 29)),
-        Term(name="2029-30 summer", start=date(2030, 4, 23), end=date(2030, 7, 23)),
-        Term(name="2030-31 autumn", start=date(2030, 9, 3), end=date(2030, 12, 19)),
-    ],
-    closures=_days(date(2029, 10, 29), date(2029, 11, 2))
-    + _days(date(2030, 2, 18), date(2030, 2, 22))
-    + _days(date(2030, 5, 27), date(2030, 5, 31)),
-    bank_holidays=[date(2029, 12, 25), date(2030, 4, 19), date(2030, 4, 22), date(2030, 5, 6),
-                   date(2030, 8, 26)],
-)
-CALENDAR = SchoolCalendar(CALENDAR_DATA)
+def calendar_data() -> CalendarData:
+    """Built afresh for each context, inside the test (not at import), so that the calendar's own code
+    runs under each test: mutation testing switches mutants on only after import."""
+    return CalendarData(
+        terms=[
+            Term(name="2029-30 autumn", start=date(2029, 9, 4), end=date(2029, 12, 20)),
+            Term(name="2029-30 spring", start=date(2030, 1, 7), end=date(2030, 3, 29)),
+            Term(name="2029-30 summer", start=date(2030, 4, 23), end=date(2030, 7, 23)),
+            Term(name="2030-31 autumn", start=date(2030, 9, 3), end=date(2030, 12, 19)),
+        ],
+        closures=_days(date(2029, 10, 29), date(2029, 11, 2))
+        + _days(date(2030, 2, 18), date(2030, 2, 22))
+        + _days(date(2030, 5, 27), date(2030, 5, 31)),
+        bank_holidays=[date(2029, 12, 25), date(2030, 4, 19), date(2030, 4, 22), date(2030, 5, 6),
+                       date(2030, 8, 26)],
+    )
 
-#: Every key stage at £1,900 a year over 190 school days: £10.00 a school day, easy to check.
-RATES = RecoupmentRates(annual_per_pupil={ks: Decimal("1900.00") for ks in KeyStage}, school_days_per_year=190)
+
+def calendar() -> SchoolCalendar:
+    return SchoolCalendar(calendar_data())
+
+
+def rates() -> RecoupmentRates:
+    """Every key stage at £1,900 a year over 190 school days: £10.00 a school day, easy to check."""
+    return RecoupmentRates(annual_per_pupil={ks: Decimal("1900.00") for ks in KeyStage}, school_days_per_year=190)
+
+
 DAILY = Decimal("10.00")
 
 CASE_REF = "MN-30-7K3Q9P"
@@ -81,7 +92,7 @@ def at(day: date, hour: int = 9, minute: int = 0) -> datetime:
 
 def ctx(day: date, *, hour: int = 9, minute: int = 0, **clocks: Any) -> CaseContext:
     """The context on `day` (09:00 UTC unless told), with the default clocks but for `clocks`."""
-    return CaseContext(CALENDAR, ClockSettings(**clocks), RATES, at(day, hour, minute))
+    return CaseContext(calendar(), ClockSettings(**clocks), rates(), at(day, hour, minute))
 
 
 def case(stage: Stage = Stage.NOTIFIED, *, opened: date = FIRST_DAY, **fields: Any) -> CaseState:

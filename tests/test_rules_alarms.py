@@ -54,6 +54,7 @@ class Kind:
     summary: str
     mail_date: date | None = None  # the date the email names, when not the firing day
     detail: str = ""
+    subject: str = ""
 
     def __str__(self) -> str:
         return self.kind
@@ -70,14 +71,15 @@ KINDS = [
          "consent-follow-up:2030-01-07", ("consent_follow_up", [SUPERVISORS_TO]), "consent follow up"),
     Kind("evidence-chase", lambda: gathering(date(2030, 1, 8), requests=("consultant-1",)), date(2030, 1, 15),
          "evidence-chase:consultant-1:2030-01-08", ("evidence_chaser", [("professional", CONSULTANT_EMAIL)]),
-         "evidence chased from consultant-1"),
+         "evidence chased from consultant-1", subject="consultant-1"),
     Kind("evidence-deadline", lambda: gathering(date(2030, 1, 8)), date(2030, 1, 22), "evidence-deadline:2030-01-08",
          ("decide_on_evidence_held", [SUPERVISORS_TO]), "evidence deadline passed: decide on the evidence held"),
     Kind("review-reminder", in_provision, date(2030, 3, 4), "review-reminder:review-1:2030-03-11",
-         ("review_reminder", [PARENT_TO, SCHOOL_TO, OFFICER_TO]), "review reminder", mail_date=date(2030, 3, 11)),
+         ("review_reminder", [PARENT_TO, SCHOOL_TO, OFFICER_TO]), "review reminder", mail_date=date(2030, 3, 11),
+         subject="review-1"),
     Kind("review-escalation", in_provision, date(2030, 3, 18), "review-escalation:review-1:2030-03-11",
          ("review_escalation", [SUPERVISORS_TO]), "overdue review-1 escalated to supervisors",
-         detail="review-1 is 5 school days overdue"),
+         detail="review-1 is 5 school days overdue", subject="review-1"),
     Kind("part-time-reminder", reintegrating, date(2030, 3, 26), "part-time-reminder:2030-03-29",
          ("part_time_ending", [PARENT_TO, SCHOOL_TO, OFFICER_TO]), "part time reminder", mail_date=date(2030, 3, 29),
          detail=PART_TIME_DETAIL),
@@ -90,9 +92,10 @@ KINDS = [
          "case stalled: raised to supervisors", detail="no recorded progress for 10 school days"),
     # The spring term ends Friday 29 March: it is charged the day after, a Saturday.
     Kind("term-charge", in_provision, date(2030, 3, 30), "term-charge:2029-30 spring", None,
-         "recoupment charged for 2029-30 spring: 1 line(s)"),
+         "recoupment charged for 2029-30 spring: 1 line(s)", subject="2029-30 spring"),
     # A notified case's first task (ask for consent) is due the next school day, Tuesday 8 January.
-    Kind("overdue", case, date(2030, 1, 9), "overdue:request-consent:2030-01-08", None, "task overdue: request-consent"),
+    Kind("overdue", case, date(2030, 1, 9), "overdue:request-consent:2030-01-08", None, "task overdue: request-consent",
+         subject="request-consent"),
 ]
 
 
@@ -116,7 +119,7 @@ def test_every_kind_fire_knows_is_covered_here():
 @pytest.mark.parametrize("k", KINDS, ids=str)
 def test_each_alarm_is_set_for_its_day(k):
     alarm = _alarm(k, k.make())
-    assert (alarm.kind, alarm.fires_on) == (k.kind, k.fires_on)
+    assert (alarm.kind, alarm.fires_on, alarm.subject) == (k.kind, k.fires_on, k.subject)
 
 
 @pytest.mark.parametrize("k", KINDS, ids=str)
@@ -408,3 +411,56 @@ def test_the_hospital_referral_alert_names_the_configured_school_days():
     context = ctx(date(2030, 1, 28), hospital_referral_after=10)
     effects = fire(state, alarm_named(state, context, "hospital-referral"), context)
     assert only_mail(effects).context["detail"].startswith("in hospital for 10 school days")
+
+
+def test_no_review_alarms_without_an_open_review():
+    found = kinds(unfired_alarms(in_provision(reviews=[]), ctx(date(2030, 2, 1))))
+    assert not {"review-reminder", "review-escalation"} & set(found)
+
+
+def test_reintegration_started_at_a_review_has_no_part_time_alarms_until_a_plan_is_agreed():
+    state = reintegrating()
+    state.reintegration = None
+    found = kinds(unfired_alarms(state, ctx(date(2030, 3, 1))))
+    assert not {"part-time-reminder", "part-time-end"} & set(found)
+    assert "review-reminder" in found
+
+
+def test_no_part_time_alarms_for_a_plan_left_over_outside_reintegration():
+    state = in_provision()
+    state.reintegration = reintegrating().reintegration
+    assert not {"part-time-reminder", "part-time-end"} & set(kinds(unfired_alarms(state, ctx(date(2030, 3, 1)))))
+
+
+def test_provision_starting_on_a_term_s_last_day_is_charged_for_that_term():
+    state = in_provision(start=date(2030, 3, 29))
+    charges = [a.id for a in unfired_alarms(state, ctx(date(2030, 3, 29))) if a.kind == "term-charge"]
+    assert charges[0] == "term-charge:2029-30 spring"
+    effects = fire(state, _term_alarm(state), ctx(date(2030, 3, 30)))
+    assert [(r.from_date, r.to_date, r.school_days, r.amount) for r in effects.recoupment] == [
+        (date(2030, 3, 29), date(2030, 3, 29), 1, Decimal("10.00"))]
+
+
+def test_a_term_charge_never_reaches_back_before_provision_started():
+    state = in_provision()
+    state.school_spells = [state.school_spells[0].model_copy(update={"from_date": date(2030, 1, 7)})]
+    effects = fire(state, _term_alarm(state), ctx(date(2030, 3, 30)))
+    assert [(r.from_date, r.school_days) for r in effects.recoupment] == [(date(2030, 1, 21), 45)]
+
+
+def test_a_timetable_ending_on_the_calendar_s_last_day_still_gets_its_reminder():
+    # The calendar's last school day is Thursday 19 December 2030 and it covers up to 31 August 2031.
+    state = reintegrating(start=date(2030, 12, 2), end=date(2031, 8, 31))
+    alarm = alarm_named(state, ctx(date(2030, 12, 2)), "part-time-reminder")
+    assert alarm.fires_on == date(2030, 12, 17)
+
+
+def test_counting_school_days_back_says_why_it_cannot():
+    with pytest.raises(ValueError, match=r"^no school day 3 school days before 2029-09-06$"):
+        ctx(date(2029, 9, 4)).before(date(2029, 9, 6), 3)
+    with pytest.raises(ValueError, match=r"^no school day 0 school days before 2030-01-10$"):
+        ctx(date(2030, 1, 8)).before(date(2030, 1, 10), 0)
+    with pytest.raises(ValueError, match="calendar does not cover"):
+        ctx(date(2030, 1, 8)).before(date(2029, 9, 1), 1)
+    assert ctx(date(2030, 1, 8)).before(date(2030, 1, 10), 2) == date(2030, 1, 8)
+    assert ctx(date(2030, 1, 8)).before(date(2030, 1, 7), 1) == date(2029, 12, 20)  # across the holidays

@@ -631,3 +631,9 @@ def test_a_new_plan_while_reintegrating_keeps_the_extension_history():
     apply(state, Action.AGREE_REINTEGRATION_PLAN, plan(date(2030, 3, 26), date(2030, 6, 28)), ctx(date(2030, 3, 25)))
     assert state.reintegration.original_end_date == date(2030, 3, 29)
     assert len(state.reintegration.extensions) == 2
+
+
+def test_closing_the_day_after_provision_started_charges_that_one_day():
+    effects = apply(in_provision(), Action.CLOSE, close(on=date(2030, 1, 22)), ctx(date(2030, 1, 22)))
+    assert [(r.from_date, r.to_date, r.school_days, r.amount) for r in effects.recoupment] == [
+        (date(2030, 1, 21), date(2030, 1, 21), 1, Decimal("10.00"))]

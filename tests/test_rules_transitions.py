@@ -11,9 +11,14 @@ from datetime import date, timedelta
 import pytest
 
 from domain import case_commands as c
+from domain.absence_threshold import absence_days_in_year
+from domain.case_context import CaseContext
+from domain.case_effects import Effects
+from domain.case_rules import CaseRules
 from domain.case_state import ConsentStatus, EvidenceItem, EvidenceRequest
 from domain.case_transitions import CommandRejected, apply, check
 from domain.stages import Action, Stage
+from domain.statutory_clocks import ClockSettings
 from tests.rule_fixtures import (
     CASE_REF,
     CASEWORKER,
@@ -25,13 +30,19 @@ from tests.rule_fixtures import (
     PARENT_TO,
     SCHOOL_ACTOR,
     SCHOOL_TO,
+    at,
     awaiting_consent,
+    calendar,
+    calendar_data,
     case,
+    commissioning,
     ctx,
     deciding,
     gathering,
     mails,
     only_mail,
+    provision,
+    rates,
     sample_command,
 )
 
@@ -102,8 +113,6 @@ def test_every_date_a_command_carries_must_be_inside_the_calendar_and_a_year_ahe
 
 
 def test_a_date_nested_in_a_list_is_named_by_its_place():
-    from tests.rule_fixtures import commissioning, provision
-
     cmd = c.CommissionProvision(actor=CASEWORKER, officer="officer-jb",
                                 provisions=[provision(date(2030, 1, 21)), provision(date(2031, 9, 1))])
     err = rejected(commissioning(), Action.COMMISSION_PROVISION, cmd, ctx(date(2030, 1, 17)))
@@ -500,3 +509,44 @@ def test_more_evidence_without_consent_goes_back_to_asking_for_it(consent):
           ctx(date(2030, 1, 16)))
     assert state.stage is Stage.AWAITING_CONSENT
     assert (state.evidence_opened_on, state.evidence_closed_on) == (date(2030, 1, 16), None)
+
+
+def test_the_return_day_itself_is_not_absence():
+    # 9 days in November and 7-11 January make 14: the return on Monday 14 January keeps it below 15.
+    autumn = [date(2029, 11, d) for d in (5, 6, 7, 8, 9, 12, 13, 14, 15)]
+    state = case(absence_days=[FIRST_DAY])
+    apply(state, Action.RECORD_ABSENCE_DAYS,
+          c.RecordAbsenceDays(actor=SCHOOL_ACTOR, days=autumn, expected_return=date(2030, 1, 14)), ctx(date(2030, 1, 8)))
+    assert state.threshold_date is None
+    apply(state, Action.RECORD_ABSENCE_DAYS, c.RecordAbsenceDays(actor=SCHOOL_ACTOR, expected_return=date(2030, 1, 15)),
+          ctx(date(2030, 1, 9)))
+    assert state.threshold_date == date(2030, 1, 14)
+
+
+def test_the_projection_stops_at_the_threshold_only_when_no_return_is_known():
+    open_ended = absence_days_in_year(recorded=[FIRST_DAY], first_day_of_absence=FIRST_DAY, expected_return=None,
+                                      calendar=calendar(), threshold=15)
+    assert len(open_ended) == 15 and open_ended[-1] == date(2030, 1, 25)
+    known = absence_days_in_year(recorded=[FIRST_DAY], first_day_of_absence=FIRST_DAY,
+                                 expected_return=date(2030, 2, 4), calendar=calendar(), threshold=15)
+    assert len(known) == 20 and known[-1] == date(2030, 2, 1)
+
+
+def test_a_context_is_built_from_the_loaded_rules():
+    clocks = ClockSettings(stalled_after=4)
+    context = CaseContext.from_rules(CaseRules(calendar=calendar_data(), clocks=clocks, rates=rates()),
+                                     at(date(2030, 1, 8)))
+    assert (context.clocks, context.rates, context.now) == (clocks, rates(), at(date(2030, 1, 8)))
+    assert context.calendar.data == calendar_data()
+    assert context.today == date(2030, 1, 8)
+    assert context.after(date(2030, 1, 8), 4) == date(2030, 1, 14)
+
+
+def test_effects_extend_keeps_what_was_there():
+    first = apply(case(), Action.REQUEST_CONSENT, c.RequestConsent(actor=CASEWORKER), ctx(date(2030, 1, 8)))
+    first.documents.append("doc-1")
+    first.recoupment.append("line-1")
+    second = Effects(emails=list(first.emails), documents=["doc-2"], recoupment=["line-2"])
+    first.extend(second)
+    assert len(first.emails) == 2
+    assert (first.documents, first.recoupment) == (["doc-1", "doc-2"], ["line-1", "line-2"])
