@@ -637,3 +637,19 @@ def test_closing_the_day_after_provision_started_charges_that_one_day():
     effects = apply(in_provision(), Action.CLOSE, close(on=date(2030, 1, 22)), ctx(date(2030, 1, 22)))
     assert [(r.from_date, r.to_date, r.school_days, r.amount) for r in effects.recoupment] == [
         (date(2030, 1, 21), date(2030, 1, 21), 1, Decimal("10.00"))]
+
+
+def test_closing_before_provision_starts_charges_nothing_even_after_an_la_decision():
+    effects = apply(commissioning(officer=OFFICER_NAME), Action.CLOSE, close(), ctx(date(2030, 1, 20)))
+    assert effects.recoupment == []
+
+
+def test_settlement_starts_after_the_latest_charge_whatever_order_the_lines_are_in():
+    def line(start, end):
+        return RecoupmentLine(case_ref=CASE_REF, school_urn=SCHOOL_URN, period="x", from_date=start, to_date=end,
+                              school_days=5, key_stage=KeyStage.KS3, amount=Decimal("50.00"))
+
+    state = in_provision(recoupment_lines=[line(date(2030, 1, 28), date(2030, 2, 3)),
+                                           line(date(2030, 1, 21), date(2030, 1, 27))])
+    effects = apply(state, Action.CLOSE, close(on=date(2030, 2, 11)), ctx(date(2030, 2, 12)))
+    assert [(r.from_date, r.to_date) for r in effects.recoupment] == [(date(2030, 2, 4), date(2030, 2, 10))]

@@ -550,3 +550,10 @@ def test_effects_extend_keeps_what_was_there():
     first.extend(second)
     assert len(first.emails) == 2
     assert (first.documents, first.recoupment) == (["doc-1", "doc-2"], ["line-1", "line-2"])
+
+
+def test_the_absence_threshold_is_a_setting():
+    state = case(absence_days=[FIRST_DAY])
+    apply(state, Action.RECORD_ABSENCE_DAYS, c.RecordAbsenceDays(actor=SCHOOL_ACTOR, days=[date(2030, 1, 8)]),
+          ctx(date(2030, 1, 8), absence_threshold_days=5))
+    assert state.threshold_date == date(2030, 1, 11)
