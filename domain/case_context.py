@@ -16,6 +16,9 @@ class CaseContext:
     clocks: ClockSettings
     rates: RecoupmentRates
     now: datetime
+    #: False only while a case applies again a command it accepted before the school-day, grace and
+    #: part-time rules (`domain.command_dates`); the workflow sets it (patch `school-day-and-plan-rules`).
+    strict: bool = True
 
     @classmethod
     def from_rules(cls, rules: CaseRules, now: datetime) -> "CaseContext":

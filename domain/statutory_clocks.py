@@ -21,6 +21,10 @@ class ClockSettings(BaseModel):
     part_time_extensions_before_alert: int = Field(2, ge=0, description="More extensions than this alert supervisors")
     stalled_after: int = Field(10, ge=1, description="No recorded progress for this long marks the case stalled")
     hospital_referral_after: int = Field(15, ge=1, description="School days in hospital before a referral is due")
+    planned_date_grace_days: int = Field(
+        5, ge=0, le=1000, description="A planned date (a provision's or a part-time timetable's start) may be up to "
+        "this many school days before today; none earlier"
+    )
     full_time_hours_per_week: float = Field(25.0, gt=0, description="Weekly hours that count as full-time")
     alarm_hour_utc: int = Field(7, ge=0, le=23, description="Hour of the school day at which timers fire (UTC)")
 

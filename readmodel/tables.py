@@ -140,6 +140,8 @@ class IdempotencyRecord(SQLModel, table=True):
     api_key_name: str = Field(primary_key=True, max_length=100)
     case_ref: str = Field(max_length=20)
     created_at: datetime
+    #: Keyed hash of the request the key was first used for (None for keys stored before revision 0004).
+    request_hash: str | None = Field(default=None, max_length=64)
 
 
 class AccessRecord(SQLModel, table=True):

@@ -40,7 +40,9 @@ from domain.case_commands import (
 )
 from domain.case_state import CaseView
 from domain.provision import Provision, ProvisionKind
+from domain.school_calendar import SchoolCalendar, load_calendar_data
 from domain.stages import Stage
+from domain.statutory_clocks import ClockSettings
 from infra.temporal_client import build_data_converter
 from tests.case_harness import OFFICER, notification, open_activities, workflow_task_done
 from tests.support import dev_server_path, eventually, free_port, make_settings, utc_today
@@ -96,8 +98,10 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
     handler = _SlowSmtp()
     smtp = Controller(handler, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
+    # The cases here are recorded late (provision from 200 days ago): a council bringing existing cases
+    # in sets a long grace for planned dates.
     settings = make_settings(tmp_path_factory.mktemp("continue-as-new"), smtp_host="127.0.0.1",
-                             smtp_port=smtp_port)
+                             smtp_port=smtp_port, clocks=ClockSettings(planned_date_grace_days=200))
     projection_gate = threading.Event()
     projection_gate.set()
     SQLModel.metadata.create_all(create_engine(settings.database_url))
@@ -137,6 +141,12 @@ async def current_run_id(handle: WorkflowHandle) -> str:
     return (await handle.describe()).run_id
 
 
+def _school_day_from(day: date) -> date:
+    """The first school day on or after `day` (provision starts on a school day)."""
+    year = day.year if day.month >= 9 else day.year - 1
+    return SchoolCalendar(load_calendar_data(None, year - 1, year + 1)).next_school_day(day)
+
+
 async def case_in_provision(server: Server, first_day: date) -> WorkflowHandle:
     """A case recorded late: absent since `first_day`, full-time tuition from a week later."""
     case = notification(first_day)
@@ -150,7 +160,7 @@ async def case_in_provision(server: Server, first_day: date) -> WorkflowHandle:
     await handle.execute_update("commission_provision", CommissionProvision(
         actor=OFFICER, officer="officer-jb",
         provisions=[Provision(kind=ProvisionKind.HOME_TUITION, provider="County tuition",
-                              hours_per_week=Decimal(25), start_date=first_day + timedelta(days=7),
+                              hours_per_week=Decimal(25), start_date=_school_day_from(first_day + timedelta(days=7)),
                               weekly_cost=Decimal("500.00"))],
     ), result_type=CaseView)
     return handle

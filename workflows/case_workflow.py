@@ -10,6 +10,7 @@ The rules live in `domain/`; this class only sequences them:
 """
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -198,8 +199,11 @@ class CaseWorkflow:
         action, cmd = self._decode(name, args)
         await workflow.wait_condition(lambda: self._rules is not None)
         async with self._lock:
+            ctx = self._ctx()
+            if not workflow.patched("school-day-and-plan-rules"):
+                ctx = dataclasses.replace(ctx, strict=False)  # a command this case accepted without them
             try:
-                effects = transitions.apply(self.state, action, cmd, self._ctx())  # checks it first
+                effects = transitions.apply(self.state, action, cmd, ctx)  # checks it first
             except CommandRejected as rejected:
                 raise _rejection(rejected) from None
             self._log().info("command_applied", action=action.value, stage=self.state.stage.value)
@@ -411,9 +415,12 @@ def _midday(day: date | None) -> datetime | None:
 
 
 def _rejection(rejected: "CommandRejected") -> ApplicationError:
+    details: dict[str, object] = {"stage": rejected.stage.value, "allowed_actions": rejected.allowed_actions}
+    if rejected.field is not None:
+        details["errors"] = [{"field": f"body.{rejected.field}", "message": str(rejected), "type": "invalid_for_case"}]
     return ApplicationError(
         str(rejected),
-        {"stage": rejected.stage.value, "allowed_actions": rejected.allowed_actions},
+        details,
         type=rejected.kind,
         non_retryable=True,
     )
