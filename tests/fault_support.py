@@ -294,11 +294,13 @@ def new_case(today: date | None = None) -> OpenCase:
 def lifecycle(case: OpenCase) -> list[tuple[str, Any]]:
     """The commands that take a case from notification to closure without waiting for any timer:
     consent asked (mail to the parent) and refused, provision decided (decision letter to parent and
-    school), full-time tuition commissioned from the first day of absence (the officer is named to
-    the parent), then the child leaves the area today: the recoupment is settled (ledger lines) and
-    parent and school are told the case is closed."""
+    school), full-time tuition commissioned from three school days ago (within the grace for
+    recording a start late; the officer is named to the parent), then the child leaves the area
+    today: the recoupment is settled (ledger lines) and parent and school are told the case is
+    closed."""
+    started = school_days_around_today().before_today(3)[0]
     tuition = Provision(kind=ProvisionKind.HOME_TUITION, provider="County tuition", hours_per_week=Decimal(25),
-                        start_date=case.first_day_of_absence, weekly_cost=Decimal("500.00"))
+                        start_date=started, weekly_cost=Decimal("500.00"))
     return [
         ("request_consent", RequestConsent(actor=OFFICER)),
         ("record_consent", RecordConsent(actor=OFFICER, decision=ConsentDecision.REFUSED)),
