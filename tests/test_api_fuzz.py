@@ -11,8 +11,9 @@ What a user relies on: nothing anyone sends produces a 5xx, and every answer is 
 (a documented status code, its content type, a body matching its schema), so clients generated from
 the schema never meet an answer they cannot read.
 
-`tests/test_api_errors_and_auth.py::test_no_input_produces_a_500` fuzzes the same schema with Temporal
-down (every command answers 503 there); this module is the same idea with the whole system running.
+`tests/api_without_temporal/test_api_unexpected_errors.py::test_no_input_produces_a_500` fuzzes the same
+schema with Temporal down (every command answers 503 there); this module is the same idea with the whole
+system running.
 """
 
 from __future__ import annotations
