@@ -185,8 +185,8 @@ def test_the_same_notification_again_changes_nothing_and_is_not_progress():
 @pytest.mark.parametrize(
     ("cmd", "message"),
     [
-        (c.RecordAbsenceDays(actor=SCHOOL_ACTOR, days=[date(2030, 1, 12)]), "absence day 2030-01-12 is not a school day"),
-        (c.RecordAbsenceDays(actor=SCHOOL_ACTOR, days=[date(2030, 2, 18)]), "absence day 2030-02-18 is not a school day"),
+        (c.RecordAbsenceDays(actor=SCHOOL_ACTOR, days=[date(2030, 1, 12)]), "absence day 2030-01-12 is not a school day: the nearest school days are 2030-01-11 and 2030-01-14"),
+        (c.RecordAbsenceDays(actor=SCHOOL_ACTOR, days=[date(2030, 2, 18)]), "absence day 2030-02-18 is not a school day: the nearest school days are 2030-02-15 and 2030-02-25"),
         (c.RecordAbsenceDays(actor=SCHOOL_ACTOR, days=[date(2030, 1, 15)]),
          "absence day 2030-01-15 is in the future; give expected_return instead"),
         (c.RecordAbsenceDays(actor=SCHOOL_ACTOR, expected_return=FIRST_DAY),
