@@ -39,6 +39,7 @@ from domain.case_transitions import DATE_HORIZON
 from domain.command_dates import check_notification
 from domain.command_rejection import CommandRejected
 from domain.stages import Action, Stage, is_allowed
+from infra.settings import Settings
 from readmodel import case_queries
 from readmodel.case_projection import child_key
 from readmodel.tables import CaseRow, IdempotencyRecord
@@ -168,6 +169,15 @@ def _reserve_key(session: Session, key: str, principal: Principal, ref: str, req
     return ref
 
 
+def case_details(settings: Settings, ref: str, school_urn: str, principal: Principal) -> str:
+    """The case's details in the Temporal UI (Markdown): what it is and where to work on it."""
+    base = settings.public_url.rstrip("/")
+    return (
+        f"Medical-absence case **{ref}** (Education Act 1996 s19) at school {school_urn}, "
+        f"notified by {principal.name}.\n\n[Open the case]({base}/cases/{ref})"
+    )
+
+
 async def _open_or_update(
     request: Request,
     principal: Principal,
@@ -186,6 +196,9 @@ async def _open_or_update(
         task_queue=svc.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        # What the Temporal UI shows of the case (encrypted like every payload; no personal data).
+        static_summary=f"Case {ref} · school {body.school_urn}",
+        static_details=case_details(svc.settings, ref, body.school_urn, principal),
     )
     record = RecordAbsenceDays(
         days=body.absence_days, expected_return=body.expected_return, actor=principal.actor

@@ -14,7 +14,6 @@ The dev server runs in real time, so dates come from the shipped calendar around
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,12 +28,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from domain.school_calendar import SchoolCalendar, load_calendar_data
 from infra.settings import Settings
 from readmodel.database import make_engine, session_scope
 from readmodel.tables import IdempotencyRecord
 from tests.api_world import api_client, case_worker, migrate_and_create_keys
-from tests.conftest import make_settings
+from tests.support import eventually, make_settings, school_days_around_today
 
 pytestmark = pytest.mark.slow
 
@@ -92,10 +90,8 @@ async def world(temporal_dev_server: WorkflowEnvironment, database_url: str, tmp
 
 
 def school_days() -> tuple[list[date], date]:
-    """The last ten school days up to today, and a weekend day between two of them."""
-    today = datetime.now(UTC).date()
-    year = today.year if today.month >= 9 else today.year - 1
-    days = [d for d in SchoolCalendar(load_calendar_data(None, year - 1, year + 1)).school_days if d <= today][-10:]
+    """The last ten school days up to today, and a Sunday between two of them."""
+    days = school_days_around_today().past[-10:]
     weekend = next(d for d in (days[0] + timedelta(n) for n in range(30)) if d.weekday() == 6 and d < days[-1])
     return days, weekend
 
@@ -109,15 +105,6 @@ def notification(days: list[date], *, given: str = "Ada", extra_days: list[date]
         "reason": "physical_illness",
         "absence_days": [d.isoformat() for d in [*days, *extra_days]],
     }
-
-
-async def eventually(probe: Any, within: float = 20.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.2)
 
 
 def problem(r: httpx.Response, status: int) -> dict[str, Any]:
@@ -139,7 +126,7 @@ async def test_a_refused_notification_creates_nothing(world: World) -> None:
     assert r.status_code == 201, r.text
     ref = r.json()["case_ref"]
     assert r.json()["absence_days_recorded"] == len(days)
-    assert await eventually(lambda: _has(world.workflows, ref))
+    await eventually(lambda: _has(world.workflows, ref), timeout=20, what="the new case listed in Temporal")
     assert await world.workflows() == [ref]
     assert await world.listed() == [ref]
 

@@ -19,6 +19,16 @@ from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.case_story import (
+    RULES_SUMMARY,
+    current_details,
+    day,
+    document_summary,
+    email_summary,
+    projection_summary,
+    recoupment_summary,
+    words,
+)
 from workflows.read_model_sync import ReadModelSync
 
 with workflow.unsafe.imports_passed_through():
@@ -131,7 +141,7 @@ class CaseWorkflow:
         summary = "waiting for the next command"
         if alarms:
             timeout = max(alarms[0].fires_at(self._ctx()) - workflow.now(), timedelta(0))
-            summary = f"next: {alarms[0].kind} on {alarms[0].fires_on.isoformat()}"
+            summary = f"Until {day(alarms[0].fires_on)}: {words(alarms[0].kind)}"
         return self._read_model.wait(workflow.now(), timeout, summary)
 
     async def _sleep_until_next_alarm(self) -> None:
@@ -283,6 +293,7 @@ class CaseWorkflow:
             stored = await workflow.execute_activity(
                 "store_generated_document", document, result_type=StoredDocument,
                 start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
+                summary=document_summary(document),
             )
             if self.state.reintegration is not None and document.kind == "reintegration_plan":
                 self.state.reintegration.plan_document_ref = stored.doc_ref
@@ -294,6 +305,7 @@ class CaseWorkflow:
             self._spawn(workflow.execute_activity(
                 "post_recoupment", posting, result_type=PostingReceipt,
                 start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
+                summary=recoupment_summary(effects.recoupment),
             ))
 
     def _spawn(self, work: Awaitable) -> None:
@@ -307,6 +319,7 @@ class CaseWorkflow:
             await workflow.execute_activity(
                 "send_email", mail, result_type=EmailReceipt,
                 start_to_close_timeout=_QUICK, retry_policy=_EMAIL_RETRY,
+                summary=email_summary(mail),
             )
         except ActivityError as error:
             cause = error.cause if isinstance(error.cause, ApplicationError) else None
@@ -331,6 +344,7 @@ class CaseWorkflow:
                 start_to_close_timeout=_QUICK,
                 schedule_to_close_timeout=None if wait else _PROJECTION_IN_COMMAND,
                 retry_policy=_DATABASE_RETRY,
+                summary=projection_summary(view.state.version),
             )
             # If the state changed while this was written, the main loop writes it again.
             superseded = (self._read_model.changed_since(writing)
@@ -366,6 +380,7 @@ class CaseWorkflow:
             updates.append(key.value_unset() if value is None else key.value_set(value))
         if updates:
             workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(current_details(view, today))
 
     # --- rules -------------------------------------------------------------------------------------
 
@@ -374,7 +389,7 @@ class CaseWorkflow:
         first = min(academic_year_of(self.state.first_day_of_absence), year) - 1
         self._rules = await workflow.execute_activity(
             "load_case_rules", CaseRulesRequest(first_year=first, last_year=year + 2), result_type=CaseRules,
-            start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
+            start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY, summary=RULES_SUMMARY,
         )
         self._calendar = SchoolCalendar(self._rules.calendar)
 
