@@ -16,10 +16,14 @@ class CaseContext:
     clocks: ClockSettings
     rates: RecoupmentRates
     now: datetime
+    #: True only for a workflow run begun before the patch `case-rules-2026-12` (see
+    #: `CaseWorkflow`): the clocks as they were then, so that its history replays. Everything else,
+    #: including every new case, runs the current rules.
+    legacy_rules: bool = False
 
     @classmethod
-    def from_rules(cls, rules: CaseRules, now: datetime) -> "CaseContext":
-        return cls(SchoolCalendar(rules.calendar), rules.clocks, rules.rates, now)
+    def from_rules(cls, rules: CaseRules, now: datetime, *, legacy_rules: bool = False) -> "CaseContext":
+        return cls(SchoolCalendar(rules.calendar), rules.clocks, rules.rates, now, legacy_rules)
 
     @property
     def today(self) -> date:

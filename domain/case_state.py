@@ -166,6 +166,7 @@ class TaskKind(StrEnum):
     ASSIGN_OFFICER = "assign_officer"
     COMMISSION_PROVISION = "commission_provision"
     HOLD_REVIEW = "hold_review"
+    AGREE_PLAN = "agree_plan"
     CONFIRM_RETURN_OR_EXTEND = "confirm_return_or_extend"
     HOSPITAL_REFERRAL = "hospital_referral"
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from domain import case_commands as c
 from domain.absence_threshold import refresh_threshold
+from domain.case_actions import open_actions
 from domain.case_context import CaseContext
 from domain.case_effects import (
     Effects,
@@ -37,7 +38,7 @@ from domain.provision import total_hours
 from domain.recoupment import SchoolSpell
 from domain.recoupment_charges import settlement_lines
 from domain.review_invites import review_invite
-from domain.stages import Action, Stage, allowed_actions, is_allowed
+from domain.stages import Action, Stage, is_allowed
 from domain.supervisor_alerts import raise_alert
 
 # Importable from here as before: the API and the tests use these names.
@@ -48,11 +49,13 @@ def check(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext | N
     """Refuse a command that does not fit. `ctx` is None while the case's rules are still loading:
     then only the stage is checked, and `apply` checks the rest."""
     if not is_allowed(state.stage, action):
+        allowed = open_actions(state)
         raise CommandRejected(
             f"'{action.value}' is not allowed while the case is {state.stage.value}; "
-            f"allowed now: {', '.join(allowed_actions(state.stage)) or 'none (the case is closed)'}",
+            f"allowed now: {', '.join(allowed) or 'none (the case is closed)'}",
             kind="ActionNotAllowed",
             stage=state.stage,
+            allowed=allowed,
         )
     if not isinstance(cmd, COMMAND_TYPES[action]):
         raise invalid(state, f"'{action.value}' takes a {COMMAND_TYPES[action].__name__}")
@@ -419,7 +422,19 @@ def _extend(state: CaseState, cmd: c.ExtendReintegration, ctx: CaseContext) -> t
     return f"part-time timetable extended to {cmd.new_end_date.isoformat()} (extension {n})", effects
 
 
-@rule(Action.CONFIRM_FULL_TIME_RETURN)
+def _check_full_time(state: CaseState, cmd: c.ConfirmFullTimeReturn, ctx: CaseContext) -> None:
+    # A return is confirmed once it has happened: a future date would close the case, send the
+    # parent a closure letter and settle recoupment for days that have not happened, and nobody would
+    # notice a child who relapsed before the day. The plan's end date (and its reminder) carries the
+    # planned day; the officer confirms on or after it.
+    if state.reintegration is None:
+        raise invalid(state, "agree the reintegration plan first (a return without a part-time timetable "
+                             "is recorded by closing the case at a review: returned_full_time)")
+    if cmd.returned_on > ctx.today:
+        raise invalid(state, f"returned_on {cmd.returned_on.isoformat()} is in the future: confirm the return "
+                             "on or after the day the child is back full-time")
+
+@rule(Action.CONFIRM_FULL_TIME_RETURN, _check_full_time)
 def _full_time(state: CaseState, cmd: c.ConfirmFullTimeReturn, ctx: CaseContext) -> tuple[str, Effects]:
     state.returned_full_time_on = cmd.returned_on
     effects = _close(state, c.CloseOutcome.RETURNED_FULL_TIME, cmd.returned_on, None, ctx)

@@ -1,5 +1,6 @@
 """How a rule refuses a command that does not fit the case."""
 
+from domain.case_actions import open_actions
 from domain.case_state import CaseState
 from domain.stages import Stage, allowed_actions
 
@@ -8,13 +9,13 @@ class CommandRejected(Exception):
     """A command that does not fit the case. `kind` is `ActionNotAllowed` (wrong stage) or
     `InvalidCommand` (bad for this case). Messages never carry personal data."""
 
-    def __init__(self, message: str, *, kind: str, stage: Stage) -> None:
+    def __init__(self, message: str, *, kind: str, stage: Stage, allowed: list[str] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.stage = stage
-        self.allowed_actions = allowed_actions(stage)
+        self.allowed_actions = allowed_actions(stage) if allowed is None else allowed
 
 
 def invalid(state: CaseState, message: str) -> CommandRejected:
     """A command that is bad for this case (not merely at the wrong stage)."""
-    return CommandRejected(message, kind="InvalidCommand", stage=state.stage)
+    return CommandRejected(message, kind="InvalidCommand", stage=state.stage, allowed=open_actions(state))

@@ -3,6 +3,7 @@ so that a moved deadline (new absence days, a rescheduled review) moves the task
 
 from datetime import date
 
+from domain.case_commands import ReviewOutcome
 from domain.case_context import CaseContext
 from domain.case_state import CaseState, ConsentStatus, PendingTask, TaskKind
 from domain.people import Role
@@ -70,6 +71,12 @@ def pending_tasks(state: CaseState, ctx: CaseContext) -> list[PendingTask]:
         add(f"hold-{review.id}", TaskKind.HOLD_REVIEW, "Hold the Team Around School review", Role.CASEWORKER,
             target, escalated=today >= review_escalation_on(target, ctx))
     plan = state.reintegration
+    if state.stage is Stage.REINTEGRATING and plan is None and not ctx.legacy_rules:
+        started = next((r.held_on for r in reversed(state.reviews)
+                        if r.outcome is ReviewOutcome.START_REINTEGRATION and r.held_on), state.last_progress_on)
+        add("agree-plan", TaskKind.AGREE_PLAN,
+            "Agree the reintegration plan (a part-time timetable with an end date) with the family and school",
+            Role.CASEWORKER, ctx.after(started, clocks.plan_due_after))
     if state.stage is Stage.REINTEGRATING and plan is not None:
         add("confirm-return", TaskKind.CONFIRM_RETURN_OR_EXTEND,
             "Confirm full-time return, or extend the part-time timetable with a reason", Role.CASEWORKER,

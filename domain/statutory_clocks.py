@@ -20,6 +20,8 @@ class ClockSettings(BaseModel):
     part_time_reminder_before: int = Field(3, ge=1, description="Remind this many school days before the end date")
     part_time_extensions_before_alert: int = Field(2, ge=0, description="More extensions than this alert supervisors")
     stalled_after: int = Field(10, ge=1, description="No recorded progress for this long marks the case stalled")
+    plan_due_after: int = Field(5, ge=1, description="Agree the reintegration plan within this many school days "
+                                "of the review that starts reintegration")
     hospital_referral_after: int = Field(15, ge=1, description="School days in hospital before a referral is due")
     full_time_hours_per_week: float = Field(25.0, gt=0, description="Weekly hours that count as full-time")
     alarm_hour_utc: int = Field(7, ge=0, le=23, description="Hour of the school day at which timers fire (UTC)")

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import case_transitions as transitions
     from domain import search_attributes as sa
     from domain.absence_threshold import refresh_threshold
+    from domain.case_actions import open_actions
     from domain.case_alarms import Alarm, fire, unfired_alarms
     from domain.case_commands import OpenCase, ReadModelWriteFailed
     from domain.case_context import CaseContext
@@ -42,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.ledger_models import PostingReceipt, RecoupmentPosting
     from domain.pending_tasks import pending_tasks
     from domain.school_calendar import SchoolCalendar, academic_year_of
-    from domain.stages import Action, Stage, allowed_actions
+    from domain.stages import Action, Stage
     from infra.logging import workflow_logger
 
 _EMAIL_RETRY = RetryPolicy(
@@ -267,7 +268,7 @@ class CaseWorkflow:
         return CaseView(
             state=self.state,
             pending_tasks=tasks,
-            allowed_actions=allowed_actions(self.state.stage),
+            allowed_actions=open_actions(self.state),
             next_deadline=min((t.due_on for t in tasks), default=None),
             overdue=any(t.overdue for t in tasks),
         )
