@@ -163,6 +163,7 @@ class TaskKind(StrEnum):
     FOLLOW_UP_CONSENT = "follow_up_consent"
     SEND_EVIDENCE = "send_evidence"
     DECIDE = "decide"
+    PROVISION_DUE = "provision_due"
     ASSIGN_OFFICER = "assign_officer"
     COMMISSION_PROVISION = "commission_provision"
     HOLD_REVIEW = "hold_review"

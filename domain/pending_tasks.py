@@ -9,6 +9,7 @@ from domain.case_state import CaseState, ConsentStatus, PendingTask, TaskKind
 from domain.people import Role
 from domain.stages import Stage
 
+_BEFORE_COMMISSIONING = {Stage.NOTIFIED, Stage.AWAITING_CONSENT, Stage.GATHERING_EVIDENCE, Stage.DECIDING}
 _BEFORE_PROVISION = {Stage.NOTIFIED, Stage.AWAITING_CONSENT, Stage.GATHERING_EVIDENCE, Stage.DECIDING,
                      Stage.COMMISSIONING}
 
@@ -54,6 +55,12 @@ def pending_tasks(state: CaseState, ctx: CaseContext) -> list[PendingTask]:
                 add(f"send-evidence:{request.professional_id}", TaskKind.SEND_EVIDENCE,
                     "Health professional to send evidence", "professional",
                     ctx.after(request.requested_on, clocks.evidence_chase_after), assignee=request.professional_id)
+    if state.stage in _BEFORE_COMMISSIONING and state.threshold_date is not None and not ctx.legacy_rules:
+        # The statutory clock runs from the absence, not from the stage: a case notified after its
+        # 15-day point is late from the start, and shows so.
+        add("provision-due", TaskKind.PROVISION_DUE,
+            "Provision due by the 15th school day of absence: decide and commission", Role.CASEWORKER,
+            state.threshold_date)
     due = decision_due_on(state, ctx)
     if due is not None:
         add("decide", TaskKind.DECIDE, "Make the referral decision on the evidence held", Role.CASEWORKER, due)

@@ -40,11 +40,13 @@ async def test_full_case_from_notification_to_full_time_return(tmp_path):
         assert view.state.stage is Stage.NOTIFIED
         # Open-ended absence from Monday 7 Jan: the 15th school day is Friday 25 Jan.
         assert view.state.threshold_date == date(2030, 1, 25)
-        assert [(t.id, t.due_on) for t in view.pending_tasks] == [("request-consent", date(2030, 1, 8))]
+        # The statutory deadline shows from the start: provision by the 15th school day.
+        assert [(t.id, t.due_on) for t in view.pending_tasks] == [("request-consent", date(2030, 1, 8)),
+                                                                  ("provision-due", date(2030, 1, 25))]
 
         view = await case.do("request_consent", RequestConsent(actor=OFFICER))
         assert view.state.stage is Stage.AWAITING_CONSENT
-        assert [t.id for t in view.pending_tasks] == ["reply-to-consent", "follow-up-consent"]
+        assert [t.id for t in view.pending_tasks] == ["reply-to-consent", "follow-up-consent", "provision-due"]
 
         # Three school days later the parent is reminded.
         await case.go_to(date(2030, 1, 10))
@@ -68,7 +70,8 @@ async def test_full_case_from_notification_to_full_time_return(tmp_path):
                                                                kind=EvidenceKind.CONSULTANT_LETTER,
                                                                professional_id="consultant-1"))
         assert view.state.stage is Stage.DECIDING
-        assert [(t.id, t.due_on) for t in view.pending_tasks] == [("decide", date(2030, 1, 24))]
+        assert [(t.id, t.due_on) for t in view.pending_tasks] == [("decide", date(2030, 1, 24)),
+                                                                  ("provision-due", date(2030, 1, 25))]
 
         view = await case.do("decide", Decide(actor=OFFICER, outcome=DecisionOutcome.LA_PROVISION,
                                               reason="Consultant confirms absence for the spring term"))

@@ -77,7 +77,8 @@ async def test_refused_consent_does_not_stall_the_case(tmp_path):
         await case.go_to(date(2030, 1, 9))
         view = await case.do("record_consent", RecordConsent(actor=OFFICER, decision=ConsentDecision.REFUSED))
         assert view.state.stage is Stage.DECIDING
-        assert [(t.id, t.due_on) for t in view.pending_tasks] == [("decide", date(2030, 1, 16))]
+        assert [(t.id, t.due_on) for t in view.pending_tasks] == [("decide", date(2030, 1, 16)),
+                                                                  ("provision-due", date(2030, 1, 25))]
         # No reminders are sent for a refused request.
         await case.go_to(date(2030, 1, 14))
         assert not world.mail.with_subject("reminder")

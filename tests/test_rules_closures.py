@@ -196,3 +196,28 @@ def test_a_future_full_time_return_is_refused_and_the_case_stays_open():
     transitions.apply(state, Action.CONFIRM_FULL_TIME_RETURN,
                       c.ConfirmFullTimeReturn(actor=OFFICER, returned_on=date(2030, 3, 18)), on_the_day)
     assert state.stage is Stage.CLOSED and state.closed_on == date(2030, 3, 18)
+
+
+def test_a_late_notification_is_overdue_from_the_start():
+    from domain.absence_threshold import refresh_threshold
+    from domain.pending_tasks import pending_tasks
+
+    missed = CALENDAR.school_days_in(date(2030, 1, 7), date(2030, 3, 1))[:30]
+    state = new_case(date(2030, 1, 7), absence_days=missed, opened_at=datetime(2030, 3, 4, 9, tzinfo=UTC))
+    ctx = context(date(2030, 3, 4))
+    refresh_threshold(state, ctx)
+    assert state.threshold_date == date(2030, 1, 25)  # the 15th school day missed, long past
+    tasks = {t.id: t for t in pending_tasks(state, ctx)}
+    assert tasks["provision-due"].due_on == date(2030, 1, 25) and tasks["provision-due"].overdue
+    assert any(t.overdue for t in tasks.values())  # the case view's `overdue`
+
+
+def test_a_notification_in_good_time_shows_the_provision_deadline_not_overdue():
+    from domain.absence_threshold import refresh_threshold
+    from domain.pending_tasks import pending_tasks
+
+    state = new_case(date(2030, 1, 7))
+    ctx = context(date(2030, 1, 7))
+    refresh_threshold(state, ctx)
+    tasks = {t.id: t for t in pending_tasks(state, ctx)}
+    assert tasks["provision-due"].due_on == date(2030, 1, 25) and not tasks["provision-due"].overdue

@@ -88,6 +88,7 @@ class CaseWorkflow:
             record_event(self.state, at=now, actor=case.actor, action="notified",
                          summary=f"absence notified by school {case.school_urn}")
         self._rules: CaseRules | None = None
+        self._legacy_rules = True  # set when the run starts (see `run`)
         self._calendar: SchoolCalendar | None = None
         self._lock = asyncio.Lock()
         self._wake = False
@@ -100,6 +101,10 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, case: OpenCase) -> CaseResult:
+        # The clocks as they are now (late notifications overdue from the start, reviews due from
+        # the day held, the threshold across 31 August, hospital referrals from the expected
+        # discharge, ...); a run begun before this patch keeps the rules it started with.
+        self._legacy_rules = not workflow.patched("case-rules-2026-12")
         await self._load_rules()
         if case.carried_state is None:
             async with self._lock:
@@ -385,7 +390,8 @@ class CaseWorkflow:
     def _ctx(self) -> CaseContext:
         if self._rules is None or self._calendar is None:
             raise RuntimeError("case rules are not loaded yet")
-        return CaseContext(self._calendar, self._rules.clocks, self._rules.rates, workflow.now())
+        return CaseContext(self._calendar, self._rules.clocks, self._rules.rates, workflow.now(),
+                           legacy_rules=self._legacy_rules)
 
     def _recouped(self) -> Decimal:
         return sum((line.amount for line in self.state.recoupment_lines), Decimal(0))
