@@ -225,6 +225,18 @@ class AddNote(Command):
     text: str = Field(min_length=1, max_length=8000)
 
 
+class ReopenCase(Command):
+    """A supervisor reopens a case closed in error (within the reopening window)."""
+
+    reason: str = Field(min_length=1, max_length=4000, description="Why the closure was wrong")
+
+    @model_validator(mode="after")
+    def _reason_not_blank(self) -> "ReopenCase":
+        if not self.reason.strip():
+            raise ValueError("reason: give the reason the closure was wrong")
+        return self
+
+
 class CloseCase(Command):
     outcome: CloseOutcome
     reason: str | None = Field(default=None, max_length=4000)

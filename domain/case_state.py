@@ -85,6 +85,18 @@ class ReintegrationPlan(BaseModel):
     plan_document_ref: str | None = None
 
 
+class Reopening(BaseModel):
+    """A closure undone by a supervisor: what was closed, when, and why it was wrong (`reason` may be
+    personal: it stays in the state, never on the timeline)."""
+
+    at: datetime
+    actor: Actor
+    reason: str
+    closed_on: date
+    close_outcome: CloseOutcome
+    stage_before_close: Stage
+
+
 class CaseNote(BaseModel):
     at: datetime
     actor: Actor
@@ -137,6 +149,9 @@ class CaseState(BaseModel):
     close_outcome: CloseOutcome | None = None
     close_reason: str | None = None
     closed_on: date | None = None
+    closed_at: datetime | None = Field(default=None, description="When the closure was recorded")
+    stage_before_close: Stage | None = None
+    reopenings: list[Reopening] = Field(default_factory=list)
     last_progress_on: date
     stalled: bool = False
     fired_alarms: list[str] = Field(default_factory=list, description="Timer effects already carried out")

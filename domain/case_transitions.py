@@ -2,12 +2,13 @@
 it makes. Pure functions over `CaseState`; the workflow's update validators call `check`, its handlers
 call `apply` and carry out the returned effects."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from domain import case_commands as c
 from domain.absence_threshold import refresh_threshold
 from domain.case_actions import open_actions
+from domain.case_closure import close, closed_summary
 from domain.case_context import CaseContext
 from domain.case_effects import (
     Effects,
@@ -36,7 +37,6 @@ from domain.document_models import GeneratedDocument
 from domain.email_models import EmailTemplate
 from domain.provision import total_hours
 from domain.recoupment import SchoolSpell
-from domain.recoupment_charges import settlement_lines
 from domain.review_invites import review_invite
 from domain.stages import Action, Stage, is_allowed
 from domain.supervisor_alerts import raise_alert
@@ -49,7 +49,7 @@ def check(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext | N
     """Refuse a command that does not fit. `ctx` is None while the case's rules are still loading:
     then only the stage is checked, and `apply` checks the rest."""
     if not is_allowed(state.stage, action):
-        allowed = open_actions(state)
+        allowed = open_actions(state, ctx)
         raise CommandRejected(
             f"'{action.value}' is not allowed while the case is {state.stage.value}; "
             f"allowed now: {', '.join(allowed) or 'none (the case is closed)'}",
@@ -68,10 +68,14 @@ def check(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext | N
 def apply(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext) -> Effects:
     """Check, then change the case, record the event on the timeline and return the effects."""
     check(state, action, cmd, ctx)
+    was_open = state.stage is not Stage.CLOSED
     summary, effects = APPLIES[action](state, cmd, ctx)
     if summary is None:  # nothing changed (e.g. a notification sent again with no new days)
         return effects
     record_event(state, at=ctx.now, actor=cmd.actor, action=action.value, summary=summary)
+    if was_open and state.stage is Stage.CLOSED and action is not Action.CLOSE:
+        # A closure as a result of another action (a decision, a review, a return) is a closure too.
+        record_event(state, at=ctx.now, actor=cmd.actor, action="closed", summary=closed_summary(state))
     state.last_progress_on = ctx.today
     state.stalled = False
     return effects
@@ -220,7 +224,7 @@ def _decide(state: CaseState, cmd: c.Decide, ctx: CaseContext) -> tuple[str, Eff
     letter = email(state, _key(state, "decision"), EmailTemplate.DECISION_LETTER, [parent(state), school(state)],
                    on=ctx.today, detail=_DECISION_WORDS[cmd.outcome])
     if cmd.outcome is c.DecisionOutcome.NOT_ELIGIBLE:
-        _close(state, c.CloseOutcome.NOT_ELIGIBLE, ctx.today, cmd.reason)
+        close(state, c.CloseOutcome.NOT_ELIGIBLE, ctx.today, cmd.reason, ctx, tell=False)
     else:
         state.stage = Stage.COMMISSIONING
     return f"decision: {cmd.outcome.value}", Effects(emails=[letter])
@@ -329,7 +333,7 @@ def _review_outcome(state: CaseState, cmd: c.RecordReviewOutcome, ctx: CaseConte
     if cmd.outcome is c.ReviewOutcome.CLOSE:
         if cmd.close_outcome is None:  # RecordReviewOutcome requires it for CLOSE
             raise invalid(state, "close_outcome is required to close at a review")
-        effects = _close(state, cmd.close_outcome, cmd.held_on, "closed at TAS review", ctx)
+        effects = close(state, cmd.close_outcome, cmd.held_on, "closed at TAS review", ctx)
     else:
         next_due = ctx.after(max(cmd.held_on, ctx.today), ctx.clocks.review_interval_days)
         state.reviews.append(Review(id=f"review-{len(state.reviews) + 1}", due_on=next_due))
@@ -422,26 +426,7 @@ def _extend(state: CaseState, cmd: c.ExtendReintegration, ctx: CaseContext) -> t
     return f"part-time timetable extended to {cmd.new_end_date.isoformat()} (extension {n})", effects
 
 
-def _check_full_time(state: CaseState, cmd: c.ConfirmFullTimeReturn, ctx: CaseContext) -> None:
-    # A return is confirmed once it has happened: a future date would close the case, send the
-    # parent a closure letter and settle recoupment for days that have not happened, and nobody would
-    # notice a child who relapsed before the day. The plan's end date (and its reminder) carries the
-    # planned day; the officer confirms on or after it.
-    if state.reintegration is None:
-        raise invalid(state, "agree the reintegration plan first (a return without a part-time timetable "
-                             "is recorded by closing the case at a review: returned_full_time)")
-    if cmd.returned_on > ctx.today:
-        raise invalid(state, f"returned_on {cmd.returned_on.isoformat()} is in the future: confirm the return "
-                             "on or after the day the child is back full-time")
-
-@rule(Action.CONFIRM_FULL_TIME_RETURN, _check_full_time)
-def _full_time(state: CaseState, cmd: c.ConfirmFullTimeReturn, ctx: CaseContext) -> tuple[str, Effects]:
-    state.returned_full_time_on = cmd.returned_on
-    effects = _close(state, c.CloseOutcome.RETURNED_FULL_TIME, cmd.returned_on, None, ctx)
-    return f"full-time return from {cmd.returned_on.isoformat()}", effects
-
-
-# --- school change, notes, closure -----------------------------------------------------------------
+# --- school change, notes --------------------------------------------------------------------------
 
 
 def _check_school_change(state: CaseState, cmd: c.ChangeSchool, ctx: CaseContext) -> None:
@@ -466,31 +451,6 @@ def _change_school(state: CaseState, cmd: c.ChangeSchool, ctx: CaseContext) -> t
 def _add_note(state: CaseState, cmd: c.AddNote, ctx: CaseContext) -> tuple[str, Effects]:
     state.notes.append(CaseNote(at=ctx.now, actor=cmd.actor, text=cmd.text))
     return "case note added", Effects()
-
-
-def _check_close(state: CaseState, cmd: c.CloseCase, ctx: CaseContext) -> None:
-    if cmd.closed_on is not None and cmd.closed_on > ctx.today:
-        raise invalid(state, "closed_on is in the future")
-
-
-@rule(Action.CLOSE, _check_close)
-def _close_case(state: CaseState, cmd: c.CloseCase, ctx: CaseContext) -> tuple[str, Effects]:
-    effects = _close(state, cmd.outcome, cmd.closed_on or ctx.today, cmd.reason, ctx)
-    return f"case closed: {cmd.outcome.value}", effects
-
-
-def _close(state: CaseState, outcome: c.CloseOutcome, on: date, reason: str | None, ctx: CaseContext | None = None,
-           ) -> Effects:
-    state.stage = Stage.CLOSED
-    state.close_outcome = outcome
-    state.closed_on = on
-    state.close_reason = reason
-    effects = Effects()
-    if ctx is not None:
-        effects.recoupment = settlement_lines(state, ctx, until=on - timedelta(days=1))
-        effects.emails.append(email(state, _key(state, "closed"), EmailTemplate.CASE_CLOSED,
-                                    [parent(state), school(state)], on=on))
-    return effects
 
 
 require_every_action()

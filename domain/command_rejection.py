@@ -1,6 +1,7 @@
 """How a rule refuses a command that does not fit the case."""
 
 from domain.case_actions import open_actions
+from domain.case_context import CaseContext
 from domain.case_state import CaseState
 from domain.stages import Stage, allowed_actions
 
@@ -16,6 +17,6 @@ class CommandRejected(Exception):
         self.allowed_actions = allowed_actions(stage) if allowed is None else allowed
 
 
-def invalid(state: CaseState, message: str) -> CommandRejected:
+def invalid(state: CaseState, message: str, ctx: CaseContext | None = None) -> CommandRejected:
     """A command that is bad for this case (not merely at the wrong stage)."""
-    return CommandRejected(message, kind="InvalidCommand", stage=state.stage, allowed=open_actions(state))
+    return CommandRejected(message, kind="InvalidCommand", stage=state.stage, allowed=open_actions(state, ctx))

@@ -23,6 +23,9 @@ class ClockSettings(BaseModel):
     plan_due_after: int = Field(5, ge=1, description="Agree the reintegration plan within this many school days "
                                 "of the review that starts reintegration")
     hospital_referral_after: int = Field(15, ge=1, description="School days in hospital before a referral is due")
+    reopen_within: int = Field(10, ge=0, description="A supervisor may reopen a case closed in error for this "
+                               "many school days after the closure was recorded (0: closures are final and "
+                               "the case's workflow ends at once)")
     full_time_hours_per_week: float = Field(25.0, gt=0, description="Weekly hours that count as full-time")
     alarm_hour_utc: int = Field(7, ge=0, le=23, description="Hour of the school day at which timers fire (UTC)")
 

@@ -20,7 +20,16 @@ from infra.access_keys import create_api_key
 from readmodel.database import make_engine, session_scope
 from readmodel.migrate import upgrade
 from tests.conftest import make_settings
-from tests.fault_support import DevServer, WorkerProcess, command, eventually, lifecycle, new_case, start_case
+from tests.fault_support import (
+    CLOSURES_FINAL,
+    DevServer,
+    WorkerProcess,
+    command,
+    eventually,
+    lifecycle,
+    new_case,
+    start_case,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +39,8 @@ PROBLEM = "application/problem+json"
 
 async def test_temporal_restart_loses_no_case_and_the_api_recovers_by_itself(tmp_path: Path) -> None:
     server = DevServer(tmp_path / "t.db", tmp_path / "temporal.log")
-    settings = make_settings(tmp_path, temporal_address=server.address, task_queue=f"restart-{uuid.uuid4().hex}")
+    settings = make_settings(tmp_path, temporal_address=server.address, task_queue=f"restart-{uuid.uuid4().hex}",
+                             clocks=CLOSURES_FINAL)  # each case ends at its closure: its result is awaited
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:

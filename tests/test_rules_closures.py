@@ -118,7 +118,7 @@ def _refused(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext)
 
 
 def _assert_listed_is_true(state: CaseState, ctx: CaseContext) -> list[Action]:
-    listed = [Action(a) for a in open_actions(state)]
+    listed = [Action(a) for a in open_actions(state, ctx)]
     for action in Action:
         if action in listed:
             reason = _refused(state, action, samples(state, action, ctx)[0], ctx)
@@ -221,3 +221,63 @@ def test_a_notification_in_good_time_shows_the_provision_deadline_not_overdue():
     refresh_threshold(state, ctx)
     tasks = {t.id: t for t in pending_tasks(state, ctx)}
     assert tasks["provision-due"].due_on == date(2030, 1, 25) and not tasks["provision-due"].overdue
+
+
+def _decide_not_eligible(day: date) -> tuple[CaseState, CaseContext]:
+    state = new_case(date(2030, 1, 7))
+    ctx = context(day)
+    transitions.apply(state, Action.DECIDE, c.Decide(actor=OFFICER, outcome=c.DecisionOutcome.NOT_ELIGIBLE,
+                                                     reason="back next week"), ctx)
+    return state, ctx
+
+
+def test_every_closure_is_on_the_timeline():
+    state, _ = _decide_not_eligible(date(2030, 1, 9))
+    assert state.stage is Stage.CLOSED
+    assert [(e.action, e.summary) for e in state.timeline][-2:] == [
+        ("decide", "decision: not_eligible"), ("closed", "case closed: not_eligible on 2030-01-09")]
+
+    returned = _reintegrating(date(2030, 3, 18))
+    transitions.apply(returned, Action.CONFIRM_FULL_TIME_RETURN,
+                      c.ConfirmFullTimeReturn(actor=OFFICER, returned_on=date(2030, 3, 18)), context(date(2030, 3, 18)))
+    assert returned.timeline[-1].action == "closed"
+    assert returned.timeline[-1].summary == "case closed: returned_full_time on 2030-03-18"
+
+    closed = new_case(date(2030, 1, 7))
+    transitions.apply(closed, Action.CLOSE, c.CloseCase(actor=OFFICER, outcome=c.CloseOutcome.LEFT_AREA),
+                      context(date(2030, 1, 9)))
+    assert [e.action for e in closed.timeline] == ["close"]  # the closure itself: one entry
+    assert closed.timeline[-1].summary == "case closed: left_area on 2030-01-09"
+
+
+def test_a_supervisor_reopens_a_case_closed_in_error_with_a_reason():
+    state, _ = _decide_not_eligible(date(2030, 1, 9))
+    later = context(date(2030, 1, 16))
+    assert open_actions(state, later) == ["reopen"]
+    effects = transitions.apply(state, Action.REOPEN, c.ReopenCase(actor=SUPERVISOR, reason="wrong child"), later)
+    # Back to the stage it was closed from (here: decided straight after notification).
+    assert state.stage is Stage.NOTIFIED and state.closed_on is None and state.close_outcome is None
+    assert [(r.reason, r.closed_on, r.close_outcome) for r in state.reopenings] == [
+        ("wrong child", date(2030, 1, 9), c.CloseOutcome.NOT_ELIGIBLE)]
+    assert state.timeline[-1].action == "reopen" and "wrong child" not in state.timeline[-1].summary
+    assert [m.template.value for m in effects.emails] == ["case_reopened"]
+    assert "decide" in open_actions(state, later)
+
+
+def test_reopening_needs_a_supervisor_a_reason_and_the_window():
+    import pytest
+    from pydantic import ValidationError
+
+    state, _ = _decide_not_eligible(date(2030, 1, 9))
+    with pytest.raises(CommandRejected, match="only a supervisor"):
+        transitions.apply(state, Action.REOPEN, c.ReopenCase(actor=OFFICER, reason="oops"), context(date(2030, 1, 10)))
+    with pytest.raises(ValidationError):
+        c.ReopenCase(actor=SUPERVISOR, reason="   ")
+    # Ten school days after Wednesday 9 January is Wednesday 23 January: the last day to reopen.
+    assert open_actions(state, context(date(2030, 1, 23))) == ["reopen"]
+    too_late = context(date(2030, 1, 24))
+    assert open_actions(state, too_late) == []
+    with pytest.raises(CommandRejected, match="within 10 school days"):
+        transitions.apply(state, Action.REOPEN, c.ReopenCase(actor=SUPERVISOR, reason="oops"), too_late)
+    # A council may make closures final.
+    assert open_actions(state, context(date(2030, 1, 10), reopen_within=0)) == []

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import case_transitions as transitions
     from domain import search_attributes as sa
     from domain.absence_threshold import refresh_threshold
-    from domain.case_actions import open_actions
+    from domain.case_actions import open_actions, reopen_until
     from domain.case_alarms import Alarm, fire, unfired_alarms
     from domain.case_commands import OpenCase, ReadModelWriteFailed
     from domain.case_context import CaseContext
@@ -110,6 +110,19 @@ class CaseWorkflow:
             async with self._lock:
                 refresh_threshold(self.state, self._ctx())
         await self._publish()
+        while True:
+            await self._run_open_case()
+            # A supervisor may reopen a case closed in error for a while: the case waits for that
+            # before it ends. Earlier runs ended at once.
+            if not workflow.patched("reopen-window-after-close") or not await self._reopened_in_window():
+                break
+        await self._drain()
+        await self._publish(wait=True)
+        return CaseResult(case_ref=self.state.case_ref, outcome=self.state.close_outcome,
+                          closed_on=self.state.closed_on, recoupment_total=str(self._recouped()))
+
+    async def _run_open_case(self) -> None:
+        """Sleep until each alarm and fire it, until the case closes."""
         while self.state.stage is not Stage.CLOSED:
             if workflow.info().is_continue_as_new_suggested():
                 await self._drain()
@@ -123,10 +136,23 @@ class CaseWorkflow:
                     await self._load_rules()
             if self._read_model.due(workflow.now()):
                 await self._publish()
+
+    async def _reopened_in_window(self) -> bool:
+        """Wait, the case closed, until a supervisor reopens it (True) or the window ends (False)."""
+        last = reopen_until(self.state, self._ctx())
+        if last is None:
+            return False
         await self._drain()
-        await self._publish(wait=True)
-        return CaseResult(case_ref=self.state.case_ref, outcome=self.state.close_outcome,
-                          closed_on=self.state.closed_on, recoupment_total=str(self._recouped()))
+        await self._publish(wait=True)  # lists show the closure while the window runs
+        ends = datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC)
+        try:
+            await workflow.wait_condition(lambda: self.state.stage is not Stage.CLOSED,
+                                          timeout=max(ends - workflow.now(), timedelta(0)),
+                                          timeout_summary=f"reopening window until {last.isoformat()}")
+        except TimeoutError:
+            pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state.stage is not Stage.CLOSED
 
     def _next_wait(self) -> tuple[timedelta | None, str]:
         """How long the main loop may sleep before it has work to do (None: until a command), and
@@ -273,7 +299,7 @@ class CaseWorkflow:
         return CaseView(
             state=self.state,
             pending_tasks=tasks,
-            allowed_actions=open_actions(self.state),
+            allowed_actions=open_actions(self.state, self._ctx() if self._rules else None),
             next_deadline=min((t.due_on for t in tasks), default=None),
             overdue=any(t.overdue for t in tasks),
         )
