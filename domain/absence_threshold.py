@@ -1,6 +1,11 @@
 """When a child's absence reaches the point at which the LA must arrange education: the 15th school
 day missed in the school year, consecutive or cumulative, counting recorded days and the expected
-absence still to come."""
+absence still to come.
+
+An absence does not stop at 31 August. Its school year is that of its first school day (an absence
+that begins in the summer holiday belongs to the autumn term that follows); one that runs on over
+the summer, or is expected to, keeps counting into the autumn term, together with the days recorded
+before the summer. Days of an earlier school year that this absence did not run on from do not count."""
 
 from datetime import date, timedelta
 
@@ -42,6 +47,48 @@ def absence_days_in_year(
     return sorted(days)
 
 
+def absence_days_across_rollover(
+    *,
+    recorded: list[date],
+    first_day_of_absence: date,
+    expected_return: date | None,
+    calendar: SchoolCalendar,
+    threshold: int,
+) -> list[date]:
+    """Recorded and projected school days of this absence, sorted, counted across 31 August.
+
+    Like `absence_days_in_year`, the current spell is projected from the day after the last recorded
+    day (or from the first day) to the day before the expected return, or on until the threshold is
+    reached; the projection does not stop at the end of the school year. Recorded days count from
+    the absence's school year; those of the next school year count only when the absence runs on over
+    the summer (its school year's last school day is missed)."""
+    try:
+        start = calendar.next_school_day(first_day_of_absence)
+    except ValueError:  # no school day left in the calendar held
+        start = first_day_of_absence
+    year = academic_year_of(start)
+    school_days = [d for d in recorded if calendar.is_school_day(d)]
+    days = {d for d in school_days if academic_year_of(d) == year}
+    later = {d for d in school_days if academic_year_of(d) == year + 1}
+    day = max([first_day_of_absence - timedelta(days=1), *days])
+    while True:
+        try:
+            day = calendar.add_school_days(day, 1)
+        except ValueError:  # beyond the calendar we hold: project no further
+            break
+        if expected_return is not None and day >= expected_return:
+            break
+        if academic_year_of(day) > year + 1:
+            break
+        days.add(day)
+        if expected_return is None and len(days) >= threshold:
+            break
+    year_days = [d for d in calendar.school_days if academic_year_of(d) == year]
+    if year_days and year_days[-1] in days:  # the absence runs on over the summer
+        days |= later
+    return sorted(days)
+
+
 def threshold_date(days: list[date], threshold: int) -> date | None:
     """The school day on which the `threshold`-th day of absence falls, or None if it is not reached."""
     return days[threshold - 1] if len(days) >= threshold else None
@@ -49,7 +96,8 @@ def threshold_date(days: list[date], threshold: int) -> date | None:
 
 def refresh_threshold(state: CaseState, ctx: CaseContext) -> None:
     """Recompute the case's 15-day point from the recorded and expected absence."""
-    days = absence_days_in_year(
+    count = absence_days_in_year if ctx.legacy_rules else absence_days_across_rollover
+    days = count(
         recorded=state.absence_days,
         first_day_of_absence=state.first_day_of_absence,
         expected_return=state.expected_return,

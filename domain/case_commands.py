@@ -189,6 +189,9 @@ class RecordReviewOutcome(Command):
 class RecordHospitalAdmission(Command):
     admitted_on: date
     hospital: str = Field(min_length=1, max_length=200)
+    expected_discharge: date | None = Field(
+        default=None, description="When the hospital expects to discharge the child, if it says: a stay "
+        "that will miss the referral threshold of school days makes the hospital referral due at once")
 
 
 class RecordHospitalDischarge(Command):

@@ -68,6 +68,8 @@ class HospitalStay(BaseModel):
     hospital: str
     admitted_on: date
     discharged_on: date | None = None
+    expected_discharge: date | None = None
+    recorded_on: date | None = Field(default=None, description="When the admission was recorded")
 
 
 class Extension(BaseModel):

@@ -335,7 +335,9 @@ def _review_outcome(state: CaseState, cmd: c.RecordReviewOutcome, ctx: CaseConte
             raise invalid(state, "close_outcome is required to close at a review")
         effects = close(state, cmd.close_outcome, cmd.held_on, "closed at TAS review", ctx)
     else:
-        next_due = ctx.after(max(cmd.held_on, ctx.today), ctx.clocks.review_interval_days)
+        # Reviews recur from the day the meeting was held, however late its outcome is recorded.
+        held = max(cmd.held_on, ctx.today) if ctx.legacy_rules else cmd.held_on
+        next_due = ctx.after(held, ctx.clocks.review_interval_days)
         state.reviews.append(Review(id=f"review-{len(state.reviews) + 1}", due_on=next_due))
         if cmd.outcome is c.ReviewOutcome.START_REINTEGRATION:
             state.stage = Stage.REINTEGRATING
@@ -350,12 +352,18 @@ def _check_admission(state: CaseState, cmd: c.RecordHospitalAdmission, ctx: Case
         raise invalid(state, "the child is already recorded as in hospital")
     if cmd.admitted_on > ctx.today:
         raise invalid(state, "admitted_on is in the future")
+    if cmd.expected_discharge is not None and cmd.expected_discharge <= cmd.admitted_on:
+        raise invalid(state, "expected_discharge must be after admitted_on")
 
 
 @rule(Action.RECORD_HOSPITAL_ADMISSION, _check_admission)
 def _admission(state: CaseState, cmd: c.RecordHospitalAdmission, ctx: CaseContext) -> tuple[str, Effects]:
-    state.hospital_stays.append(HospitalStay(hospital=cmd.hospital, admitted_on=cmd.admitted_on))
-    return f"hospital admission {cmd.admitted_on.isoformat()}", Effects()
+    state.hospital_stays.append(HospitalStay(hospital=cmd.hospital, admitted_on=cmd.admitted_on,
+                                             expected_discharge=cmd.expected_discharge, recorded_on=ctx.today))
+    summary = f"hospital admission {cmd.admitted_on.isoformat()}"
+    if cmd.expected_discharge is not None:
+        summary += f", expected discharge {cmd.expected_discharge.isoformat()}"
+    return summary, Effects()
 
 
 def _check_discharge(state: CaseState, cmd: c.RecordHospitalDischarge, ctx: CaseContext) -> None:

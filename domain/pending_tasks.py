@@ -5,7 +5,7 @@ from datetime import date
 
 from domain.case_commands import ReviewOutcome
 from domain.case_context import CaseContext
-from domain.case_state import CaseState, ConsentStatus, PendingTask, TaskKind
+from domain.case_state import CaseState, ConsentStatus, HospitalStay, PendingTask, TaskKind
 from domain.people import Role
 from domain.stages import Stage
 
@@ -23,6 +23,16 @@ def decision_due_on(state: CaseState, ctx: CaseContext) -> date | None:
         deadline = ctx.after(state.evidence_opened_on, clocks.evidence_decide_after)
         return ctx.after(deadline, clocks.decision_due_after)
     return None
+
+
+def hospital_referral_due_on(stay: HospitalStay, ctx: CaseContext) -> date:
+    """A referral for hospital education is due as soon as it is clear the child cannot return
+    within `hospital_referral_after` school days of admission: on the day an expected discharge
+    beyond that was recorded, or else on that school day itself."""
+    regular = ctx.after(stay.admitted_on, ctx.clocks.hospital_referral_after)
+    if stay.expected_discharge is not None and stay.expected_discharge > regular:
+        return min(regular, stay.recorded_on or stay.admitted_on)
+    return regular
 
 
 def review_escalation_on(review_target: date, ctx: CaseContext) -> date:
@@ -92,5 +102,5 @@ def pending_tasks(state: CaseState, ctx: CaseContext) -> list[PendingTask]:
         stay = state.hospital_stays[-1]
         add("hospital-referral", TaskKind.HOSPITAL_REFERRAL,
             "Refer for hospital education: the child may not return within 15 school days", Role.CASEWORKER,
-            ctx.after(stay.admitted_on, clocks.hospital_referral_after))
+            hospital_referral_due_on(stay, ctx))
     return sorted(tasks, key=lambda t: (t.due_on, t.id))

@@ -22,7 +22,9 @@ class ClockSettings(BaseModel):
     stalled_after: int = Field(10, ge=1, description="No recorded progress for this long marks the case stalled")
     plan_due_after: int = Field(5, ge=1, description="Agree the reintegration plan within this many school days "
                                 "of the review that starts reintegration")
-    hospital_referral_after: int = Field(15, ge=1, description="School days in hospital before a referral is due")
+    hospital_referral_after: int = Field(15, ge=1, description="A hospital referral is due once the child cannot "
+                                         "return within this many school days of admission (at once, when the "
+                                         "expected discharge is later)")
     reopen_within: int = Field(10, ge=0, description="A supervisor may reopen a case closed in error for this "
                                "many school days after the closure was recorded (0: closures are final and "
                                "the case's workflow ends at once)")

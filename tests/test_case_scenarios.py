@@ -214,7 +214,8 @@ async def test_school_change_mid_provision_moves_the_recoupment(tmp_path):
             ("120001", date(2030, 1, 21), date(2030, 2, 24), 20),
             ("120002", date(2030, 2, 25), date(2030, 3, 29), 25),
         ]
-        assert sum(e.amount for e in ledger) == Decimal("36.76") * 45
+        # KS3 daily rate: 6985.00 / the 188 school days of 2029-30 in the test calendar = 37.15.
+        assert sum(e.amount for e in ledger) == Decimal("37.15") * 45
 
 
 async def test_an_email_a_dead_worker_was_handing_over_is_raised_on_the_case_not_sent_again(tmp_path):
