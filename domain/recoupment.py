@@ -7,6 +7,7 @@ roll. Money is `Decimal`, rounded half-up to pence; never float.
 Parents are never charged. Pure and deterministic (safe inside a Temporal workflow).
 """
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -153,11 +154,13 @@ def recoupment_lines(
     rates: RecoupmentRates,
     calendar: SchoolCalendar,
     period: str,
+    calendar_for: Callable[[str], SchoolCalendar] | None = None,
 ) -> list[RecoupmentLine]:
     """The charges for provision from `provision_from` to `provision_to` (inclusive), one per school spell.
 
     Each school pays the daily rate for every school day of provision that falls while the child is on its
-    roll; a line's dates are the part of the provision inside that spell. Schools with no such school day
+    roll; a line's dates are the part of the provision inside that spell, its school days counted by that
+    school's calendar (`calendar_for(urn)`, else `calendar`). Schools with no such school day
     get no line. Spells must not overlap (a day is charged to one school only). Lines are in date order.
     """
     if provision_to < provision_from:
@@ -170,9 +173,11 @@ def recoupment_lines(
                 f"{after.school_urn} from {after.from_date}"
             )
     lines: list[RecoupmentLine] = []
+    default_calendar = calendar
     for spell in ordered:
         start = max(provision_from, spell.from_date)
         end = provision_to if spell.to_date is None else min(provision_to, spell.to_date)
+        calendar = calendar_for(spell.school_urn) if calendar_for is not None else default_calendar
         for year_start, year_end in _by_school_year(start, end):
             days = calendar.school_days_between(year_start - timedelta(days=1), year_end)
             if days == 0:

@@ -65,6 +65,7 @@ def _charge(state: CaseState, ctx: CaseContext, start: date, end: date, period: 
         rates=ctx.rates.model_copy(update={"divisor": "fixed"}) if ctx.legacy_rules else ctx.rates,
         calendar=ctx.calendar,
         period=period,
+        calendar_for=ctx.calendar_of,
     )
 
 

@@ -165,3 +165,92 @@ def test_part_time_attendance_reduces_the_charge_only_when_the_council_says_so()
     # Ten days at school 10 of 25 full-time hours: the school is charged 15/25 of those days.
     assert pro_rata[1].amount == (daily * 10 * Decimal("0.6")).quantize(Decimal("0.01"))
     assert sum(line.amount for line in pro_rata) < sum(line.amount for line in full)
+
+
+# --- each school its own calendar ------------------------------------------------------------------
+
+ACADEMY = """
+council = "Test academy trust"
+
+[[term]]
+name = "2029-30 autumn"
+start = 2029-09-04
+end = 2029-12-20
+half_term = [2029-10-29, 2029-11-02]
+
+[[term]]
+name = "2029-30 spring"
+start = 2030-01-09
+end = 2030-03-29
+half_term = [2030-02-25, 2030-03-01]
+inset_days = [2030-01-10]
+
+[[term]]
+name = "2029-30 summer"
+start = 2030-04-23
+end = 2030-07-19
+half_term = [2030-05-27, 2030-05-31]
+"""
+
+
+def _academy_rules(tmp_path: Path, *urns: str):
+    from activities.case_rules import CaseRulesActivities
+    from domain.case_rules import CaseRulesRequest
+    from infra.settings import Settings
+
+    folder = tmp_path / "schools"
+    folder.mkdir()
+    (folder / "120009.toml").write_text(ACADEMY, encoding="utf-8")
+    settings = Settings(_env_file=None, environment="test", school_calendar_file=TERMS,  # type: ignore[call-arg]
+                        school_calendars_dir=folder, outbox_dir=tmp_path / "o", document_dir=tmp_path / "d")
+    return CaseRulesActivities(settings).load_case_rules(
+        CaseRulesRequest(first_year=2028, last_year=2031, school_urns=list(urns)))
+
+
+def test_a_school_with_its_own_term_dates_gets_its_own_calendar_and_others_the_councils(tmp_path):
+    rules = _academy_rules(tmp_path, "120001", "120009")
+    assert set(rules.school_calendars) == {"120009"}  # 120001 has no file: the council's dates
+    academy = SchoolCalendar(rules.school_calendars["120009"])
+    council = SchoolCalendar(rules.calendar)
+    assert council.is_school_day(date(2030, 1, 7)) and not academy.is_school_day(date(2030, 1, 7))
+    assert not academy.is_school_day(date(2030, 1, 10))  # its own INSET day
+    assert academy.is_school_day(date(2030, 2, 19)) and not council.is_school_day(date(2030, 2, 19))
+    assert council.is_school_day(date(2030, 7, 22)) and not academy.is_school_day(date(2030, 7, 22))
+    # A year its file does not list follows the council's dates.
+    autumn = council.school_days_in(date(2030, 9, 1), date(2030, 12, 31))
+    assert autumn and academy.school_days_in(date(2030, 9, 1), date(2030, 12, 31)) == autumn
+
+
+def test_every_clock_and_charge_of_a_case_at_a_school_uses_that_schools_calendar(tmp_path):
+    rules = _academy_rules(tmp_path, "120009")
+    academy = SchoolCalendar(rules.school_calendars["120009"])
+    ctx = CaseContext(academy, ClockSettings(), RecoupmentRates(), datetime(2030, 1, 9, 9, tzinfo=UTC),
+                      calendars_by_school={"120009": academy}, council_calendar=CALENDAR)
+    state = new_case(date(2030, 1, 9), school_urn="120009")
+    refresh_threshold(state, ctx)
+    # Wed 9 Jan, INSET Thu 10 Jan: the 15th school day at the academy is Wed 30 January.
+    assert state.threshold_date == academy.add_school_days(date(2030, 1, 8), 15) == date(2030, 1, 30)
+    # A charge after a change of school: each school's days by its own calendar.
+    lines = recoupment_lines(
+        case_ref="MN-30-AAAAAA", provision_from=date(2030, 2, 11), provision_to=date(2030, 3, 8),
+        spells=[SchoolSpell(school_urn="120001", from_date=date(2030, 1, 7), to_date=date(2030, 2, 24)),
+                SchoolSpell(school_urn="120009", from_date=date(2030, 2, 25))],
+        key_stage=KeyStage.KS2, rates=RecoupmentRates(), calendar=CALENDAR, period="p",
+        calendar_for=ctx.calendar_of)
+    # 120001 (council): 11-15 Feb (half-term 18-22 Feb) = 5; 120009: its half-term 25 Feb-1 Mar, 4-8 Mar = 5.
+    assert [(line.school_urn, line.school_days) for line in lines] == [("120001", 5), ("120009", 5)]
+
+
+def test_the_shipped_council_file_lists_five_inset_days_a_year():
+    import tomllib
+
+    from domain.school_calendar import DEFAULT_TERMS_FILE, academic_year_of
+
+    raw = tomllib.loads(DEFAULT_TERMS_FILE.read_text(encoding="utf-8"))
+    by_year: dict[int, int] = {}
+    for term in raw["term"]:
+        by_year[academic_year_of(term["start"])] = by_year.get(academic_year_of(term["start"]), 0) + len(
+            term.get("inset_days", []))
+    assert by_year and set(by_year.values()) == {5}, by_year
+    calendar = SchoolCalendar(load_calendar_data(None, 2025, 2027))
+    assert not calendar.is_school_day(date(2026, 9, 2)) and calendar.is_school_day(date(2026, 9, 3))

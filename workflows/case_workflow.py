@@ -89,7 +89,8 @@ class CaseWorkflow:
                          summary=f"absence notified by school {case.school_urn}")
         self._rules: CaseRules | None = None
         self._legacy_rules = True  # set when the run starts (see `run`)
-        self._calendar: SchoolCalendar | None = None
+        self._calendar: SchoolCalendar | None = None  # the council's
+        self._school_calendars: dict[str, SchoolCalendar] = {}  # schools that set their own dates
         self._lock = asyncio.Lock()
         self._wake = False
         self._read_model = ReadModelSync()  # what the read model holds, and when to write it
@@ -226,6 +227,9 @@ class CaseWorkflow:
                 raise _rejection(rejected) from None
             self._log().info("command_applied", action=action.value, stage=self.state.stage.value)
             await self._carry_out(effects)
+            if (self.state.school_urn not in self._rules.schools_asked
+                    and workflow.patched("load-calendar-of-new-school")):
+                await self._load_rules()  # a new school may keep its own term dates
             caller_writes = self._after_command(cmd)
         return await self._answer(caller_writes)
 
@@ -400,11 +404,13 @@ class CaseWorkflow:
     async def _load_rules(self) -> None:
         year = academic_year_of(max(workflow.now().date(), self.state.first_day_of_absence))
         first = min(academic_year_of(self.state.first_day_of_absence), year) - 1
+        schools = sorted({self.state.school_urn, *(s.school_urn for s in self.state.school_spells)})
         self._rules = await workflow.execute_activity(
-            "load_case_rules", CaseRulesRequest(first_year=first, last_year=year + 2), result_type=CaseRules,
-            start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
+            "load_case_rules", CaseRulesRequest(first_year=first, last_year=year + 2, school_urns=schools),
+            result_type=CaseRules, start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
         )
         self._calendar = SchoolCalendar(self._rules.calendar)
+        self._school_calendars = {urn: SchoolCalendar(data) for urn, data in self._rules.school_calendars.items()}
 
     def _calendar_running_out(self) -> bool:
         return workflow.now().date() + _CALENDAR_MARGIN > self._rules.calendar.last_day()
@@ -416,8 +422,10 @@ class CaseWorkflow:
     def _ctx(self) -> CaseContext:
         if self._rules is None or self._calendar is None:
             raise RuntimeError("case rules are not loaded yet")
-        return CaseContext(self._calendar, self._rules.clocks, self._rules.rates, workflow.now(),
-                           legacy_rules=self._legacy_rules)
+        own = self._school_calendars.get(self.state.school_urn)
+        return CaseContext(own or self._calendar, self._rules.clocks, self._rules.rates, workflow.now(),
+                           legacy_rules=self._legacy_rules, calendars_by_school=self._school_calendars,
+                           council_calendar=self._calendar)
 
     def _recouped(self) -> Decimal:
         return sum((line.amount for line in self.state.recoupment_lines), Decimal(0))
