@@ -150,7 +150,8 @@ async def _open_or_update(
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
     record = RecordAbsenceDays(
-        days=body.absence_days, expected_return=body.expected_return, actor=principal.actor
+        days=body.absence_days, half_days=body.absence_half_days, expected_return=body.expected_return,
+        actor=principal.actor,
     )
     return await within_engine_timeout(
         client.execute_update_with_start_workflow(
@@ -262,12 +263,13 @@ async def _add_to_existing(
     except ValueError:
         stage = None
     if (
-        (body.absence_days or body.expected_return)
+        (body.absence_days or body.absence_half_days or body.expected_return)
         and stage
         and is_allowed(stage, Action.RECORD_ABSENCE_DAYS)
     ):
         command = RecordAbsenceDays(
-            days=body.absence_days, expected_return=body.expected_return, actor=principal.actor
+            days=body.absence_days, half_days=body.absence_half_days, expected_return=body.expected_return,
+            actor=principal.actor,
         )
         return await send_update(
             request, principal, row.case_ref, Action.RECORD_ABSENCE_DAYS, command, update_id

@@ -57,6 +57,9 @@ class AbsenceNotification(BaseModel):
     absence_days: list[date] = Field(
         default_factory=list, description="School days already missed this school year, any order"
     )
+    absence_half_days: list[date] = Field(
+        default_factory=list, description="School days of which one session (of two) was missed this school year"
+    )
 
 
 class OpenCase(AbsenceNotification):
@@ -81,7 +84,11 @@ class OpenCase(AbsenceNotification):
 
 
 class RecordAbsenceDays(Command):
-    days: list[date] = Field(default_factory=list, max_length=400)
+    days: list[date] = Field(default_factory=list, max_length=400, description="Whole school days missed")
+    half_days: list[date] = Field(
+        default_factory=list, max_length=400, description="School days of which one session (morning or "
+        "afternoon) was missed, e.g. a part-time timetable's half-attended days; a whole day recorded for "
+        "the same date counts instead")
     expected_return: date | None = None
 
 

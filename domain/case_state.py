@@ -123,6 +123,8 @@ class CaseState(BaseModel):
     first_day_of_absence: date
     expected_return: date | None = None
     absence_days: list[date] = Field(default_factory=list, description="Recorded school days missed")
+    absence_half_days: list[date] = Field(
+        default_factory=list, description="Recorded school days of which one session (of two) was missed")
     threshold_date: date | None = Field(
         default=None, description="School day on which the 15th day of absence falls (recorded or projected)"
     )

@@ -90,7 +90,7 @@ def _key(state: CaseState, name: str) -> str:
 
 
 def _check_absence(state: CaseState, cmd: c.RecordAbsenceDays, ctx: CaseContext) -> None:
-    for day in cmd.days:
+    for day in [*cmd.days, *cmd.half_days]:
         require_school_day(state, ctx, day, "absence day")
         if day > ctx.today:
             raise invalid(state, f"absence day {day.isoformat()} is in the future; give expected_return instead")
@@ -101,14 +101,19 @@ def _check_absence(state: CaseState, cmd: c.RecordAbsenceDays, ctx: CaseContext)
 @rule(Action.RECORD_ABSENCE_DAYS, _check_absence)
 def _record_absence(state: CaseState, cmd: c.RecordAbsenceDays, ctx: CaseContext) -> tuple[str | None, Effects]:
     new = sorted(set(cmd.days) - set(state.absence_days))
-    if not new and cmd.expected_return in (None, state.expected_return):
+    halves = sorted(set(cmd.half_days) - set(state.absence_half_days) - set(state.absence_days) - set(new))
+    if not new and not halves and cmd.expected_return in (None, state.expected_return):
         return None, Effects()
     state.absence_days = sorted(set(state.absence_days) | set(new))
+    # A whole day recorded for a date that had a half day replaces it.
+    state.absence_half_days = sorted((set(state.absence_half_days) | set(halves)) - set(state.absence_days))
     if cmd.expected_return is not None:
         state.expected_return = cmd.expected_return
     before = state.threshold_date
     refresh_threshold(state, ctx)
     summary = f"{len(new)} absence day(s) recorded; {len(state.absence_days)} recorded in all"
+    if halves or state.absence_half_days:
+        summary += f"; {len(halves)} half day(s) recorded, {len(state.absence_half_days)} in all"
     if state.threshold_date and state.threshold_date != before:
         summary += f"; 15-day point {state.threshold_date.isoformat()}"
     return summary, Effects()

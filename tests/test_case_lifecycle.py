@@ -117,8 +117,9 @@ async def test_full_case_from_notification_to_full_time_return(tmp_path):
         assert [(e.school_urn, e.period, e.from_date, e.to_date, e.school_days) for e in ledger] == [
             ("120001", "2029-30 spring", date(2030, 1, 21), date(2030, 3, 29), 45)
         ]
-        # KS3 (aged 11 on 31 August 2029): £6,985 a year over 190 days is £36.76 a day.
-        assert ledger[0].amount == Decimal("36.76") * 45
+        # KS3 (aged 11 on 31 August 2029): £6,985 a year over the 188 school days of 2029-30 in the
+        # test calendar is £37.15 a day.
+        assert ledger[0].amount == Decimal("37.15") * 45
 
         await case.go_to(date(2030, 4, 23))
         view = await case.do("confirm_full_time_return", ConfirmFullTimeReturn(actor=OFFICER,

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from domain import case_commands as c
 from domain import case_transitions as transitions
 from domain.absence_threshold import refresh_threshold
@@ -254,3 +256,38 @@ def test_the_shipped_council_file_lists_five_inset_days_a_year():
     assert by_year and set(by_year.values()) == {5}, by_year
     calendar = SchoolCalendar(load_calendar_data(None, 2025, 2027))
     assert not calendar.is_school_day(date(2026, 9, 2)) and calendar.is_school_day(date(2026, 9, 3))
+
+
+# --- sessions --------------------------------------------------------------------------------------
+
+
+def test_half_days_count_as_half_days_toward_the_threshold():
+    # Back on Monday 28 January after missing 7-25 January... except ten afternoons only.
+    days = CALENDAR.school_days_in(date(2030, 1, 7), date(2030, 1, 25))  # 15 school days
+    whole, half = days[:5], days[5:]
+    state = new_case(date(2030, 1, 7), date(2030, 1, 28), absence_days=whole, absence_half_days=half,
+                     expected_return=date(2030, 1, 28))
+    refresh_threshold(state, context(date(2030, 1, 28)))
+    assert state.threshold_date is None  # 5 + 10 halves = 10 days, not 15
+
+    # Ten more half days in February reach 15 days on the tenth.
+    february = CALENDAR.school_days_in(date(2030, 2, 4), date(2030, 2, 15))
+    state.absence_half_days += february
+    refresh_threshold(state, context(date(2030, 2, 15)))
+    assert state.threshold_date == date(2030, 2, 15)
+
+
+def test_a_school_records_half_days_and_a_whole_day_overrides_a_half():
+    state = new_case(date(2030, 1, 7), date(2030, 1, 7), absence_days=[date(2030, 1, 7)])
+    ctx = context(date(2030, 1, 10))
+    transitions.apply(state, Action.RECORD_ABSENCE_DAYS, c.RecordAbsenceDays(
+        actor=OFFICER, half_days=[date(2030, 1, 8), date(2030, 1, 9)], expected_return=date(2030, 1, 10)), ctx)
+    assert state.absence_half_days == [date(2030, 1, 8), date(2030, 1, 9)]
+    assert "2 half day(s)" in state.timeline[-1].summary
+    transitions.apply(state, Action.RECORD_ABSENCE_DAYS, c.RecordAbsenceDays(actor=OFFICER, days=[date(2030, 1, 9)]),
+                      ctx)
+    assert state.absence_days == [date(2030, 1, 7), date(2030, 1, 9)]
+    assert state.absence_half_days == [date(2030, 1, 8)]
+    with pytest.raises(transitions.CommandRejected, match="not a school day"):
+        transitions.apply(state, Action.RECORD_ABSENCE_DAYS,
+                          c.RecordAbsenceDays(actor=OFFICER, half_days=[date(2030, 1, 5)]), ctx)

@@ -83,6 +83,7 @@ class CaseWorkflow:
                 first_day_of_absence=case.first_day_of_absence,
                 expected_return=case.expected_return,
                 absence_days=sorted(set(case.absence_days)),
+                absence_half_days=sorted(set(case.absence_half_days) - set(case.absence_days)),
                 last_progress_on=now.date(),
             )
             record_event(self.state, at=now, actor=case.actor, action="notified",
