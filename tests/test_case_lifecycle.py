@@ -127,6 +127,6 @@ async def test_full_case_from_notification_to_full_time_return(tmp_path):
         assert view.state.stage is Stage.CLOSED
         result = await case.handle.result()
         assert result.outcome == "returned_full_time"
-        assert Decimal(result.recoupment_total) == Decimal("1654.20")
+        assert Decimal(result.recoupment_total) == Decimal("1671.75")
         # Nothing more to charge: between 30 March and the return there are no school days.
         assert len(case.ledger()) == 1
