@@ -49,6 +49,7 @@ from readmodel.tables import (
     TimelineRow,
 )
 from tests.conftest import make_settings
+from tests.fault_support import CLOSURES_FINAL
 from tests.temporal_paths import dev_server_path
 from worker import run_worker
 from workflows.retention_sweep import SCHEDULE_ID, SweepReport, ensure_retention_schedule
@@ -154,6 +155,7 @@ async def worker_world(
         temporal_address=client.service_client.config.target_host,
         task_queue=f"retention-{uuid.uuid4().hex}",
         retention_years_after_birth=RETENTION_YEARS,
+        clocks=CLOSURES_FINAL,  # a closed case's workflow ends at once: only then may it be erased
     )
     upgrade(settings.database_url)
     stop = asyncio.Event()
