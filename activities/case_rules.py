@@ -3,7 +3,7 @@
 from temporalio import activity
 
 from domain.case_rules import CaseRules, CaseRulesRequest
-from domain.school_calendar import load_calendar_data
+from domain.school_calendar import CalendarData, load_calendar_data
 from infra.settings import Settings
 
 
@@ -13,5 +13,13 @@ class CaseRulesActivities:
 
     @activity.defn
     def load_case_rules(self, request: CaseRulesRequest) -> CaseRules:
-        calendar = load_calendar_data(self._settings.school_calendar_file, request.first_year, request.last_year)
-        return CaseRules(calendar=calendar, clocks=self._settings.clocks, rates=self._settings.recoupment)
+        council = self._settings.school_calendar_file
+        calendar = load_calendar_data(council, request.first_year, request.last_year)
+        schools: dict[str, CalendarData] = {}
+        folder = self._settings.school_calendars_dir
+        for urn in sorted(set(request.school_urns)):
+            own = folder / f"{urn}.toml" if folder is not None and urn.isdigit() else None
+            if own is not None and own.is_file():
+                schools[urn] = load_calendar_data(council, request.first_year, request.last_year, school_file=own)
+        return CaseRules(calendar=calendar, clocks=self._settings.clocks, rates=self._settings.recoupment,
+                         school_calendars=schools, schools_asked=sorted(set(request.school_urns)))

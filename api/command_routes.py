@@ -43,6 +43,7 @@ class ActionRoute:
     slug: str
     summary: str
     example: dict[str, Any] | None = None
+    only: tuple[Role, ...] | None = None  # who may send it, when not everyone the action's kind allows
 
     @property
     def command(self) -> type[BaseModel]:
@@ -50,6 +51,8 @@ class ActionRoute:
 
     @property
     def roles(self) -> tuple[Role, ...]:
+        if self.only is not None:
+            return self.only
         return (Role.SCHOOL, *STAFF) if self.action in SCHOOL_ACTIONS else STAFF
 
 
@@ -170,6 +173,13 @@ ACTION_ROUTES: tuple[ActionRoute, ...] = (
         "close",
         "Close the case",
         example={"outcome": "returned_full_time", "closed_on": "2026-04-27"},
+    ),
+    ActionRoute(
+        Action.REOPEN,
+        "reopen",
+        "Reopen a case closed in error (supervisors, within the reopening window, with a reason)",
+        example={"reason": "Closed under the wrong case reference; the child has not returned."},
+        only=(Role.SUPERVISOR,),
     ),
 )
 

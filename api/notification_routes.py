@@ -201,7 +201,8 @@ async def _open_or_update(
         static_details=case_details(svc.settings, ref, body.school_urn, principal),
     )
     record = RecordAbsenceDays(
-        days=body.absence_days, expected_return=body.expected_return, actor=principal.actor
+        days=body.absence_days, half_days=body.absence_half_days, expected_return=body.expected_return,
+        actor=principal.actor,
     )
     return await within_engine_timeout(
         client.execute_update_with_start_workflow(
@@ -319,12 +320,13 @@ async def _add_to_existing(
     except ValueError:
         stage = None
     if (
-        (body.absence_days or body.expected_return)
+        (body.absence_days or body.absence_half_days or body.expected_return)
         and stage
         and is_allowed(stage, Action.RECORD_ABSENCE_DAYS)
     ):
         command = RecordAbsenceDays(
-            days=body.absence_days, expected_return=body.expected_return, actor=principal.actor
+            days=body.absence_days, half_days=body.absence_half_days, expected_return=body.expected_return,
+            actor=principal.actor,
         )
         return await send_update(
             request, principal, row.case_ref, Action.RECORD_ABSENCE_DAYS, command, update_id

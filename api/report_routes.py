@@ -147,8 +147,8 @@ def overdue(
     "and 90th percentile, against the statutory expectation (provision in place by then: 0 days).",
     response_model=DaysToProvision,
     responses=_csv_doc(
-        "cases,median_days,p90_days,expected_days,on_time,on_time_share,waiting,unmeasurable\r\n"
-        "12,3.5,9,0,4,0.333,2,0\r\n"
+        "cases,median_days,p90_days,expected_days,on_time,on_time_share,waiting,notified_late,unmeasurable\r\n"
+        "12,3.5,9,0,4,0.286,2,1,0\r\n"
     ),
 )
 async def days_to_provision(

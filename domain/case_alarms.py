@@ -21,7 +21,7 @@ from domain.case_effects import (
 )
 from domain.case_state import CaseState, ConsentStatus
 from domain.email_models import EmailTemplate
-from domain.pending_tasks import pending_tasks, review_escalation_on
+from domain.pending_tasks import hospital_referral_due_on, pending_tasks, review_escalation_on
 from domain.people import SYSTEM_ACTOR
 from domain.recoupment_charges import recoups, term_lines
 from domain.review_invites import review_invite
@@ -78,8 +78,8 @@ def _candidates(state: CaseState, ctx: CaseContext) -> list[Alarm]:
         add("part-time-reminder", str(end), lambda: ctx.before(end, c.part_time_reminder_before))
         add("part-time-end", str(end), lambda: end)
     if state.in_hospital and state.stage in _BEFORE_PROVISION:
-        admitted = state.hospital_stays[-1].admitted_on
-        add("hospital-referral", str(admitted), lambda: ctx.after(admitted, c.hospital_referral_after))
+        stay = state.hospital_stays[-1]
+        add("hospital-referral", str(stay.admitted_on), lambda: hospital_referral_due_on(stay, ctx))
     if state.stage in _BEFORE_PROVISION and not state.stalled:
         last = state.last_progress_on
         add("stalled", str(last), lambda: ctx.after(last, c.stalled_after))
@@ -138,7 +138,13 @@ def fire(state: CaseState, alarm: Alarm, ctx: CaseContext) -> Effects:
                                         on=state.reintegration.end_date if state.reintegration else on,
                                         detail="Please confirm the full-time return, or agree an extension."))
         case "hospital-referral":
-            detail = "in hospital for 15 school days: refer for hospital education"
+            stay = state.hospital_stays[-1] if state.hospital_stays else None
+            if stay is not None and stay.expected_discharge is not None and alarm.fires_on < ctx.after(
+                    stay.admitted_on, ctx.clocks.hospital_referral_after):
+                detail = (f"expected in hospital until {stay.expected_discharge.isoformat()}, beyond "
+                          f"{ctx.clocks.hospital_referral_after} school days: refer for hospital education")
+            else:
+                detail = "in hospital for 15 school days: refer for hospital education"
             effects.emails.append(raise_alert(state, "hospital_referral_due", detail, ctx, key=key))
         case "stalled":
             state.stalled = True

@@ -58,6 +58,9 @@ class AbsenceNotification(BaseModel):
     absence_days: list[date] = Field(
         default_factory=list, description="School days already missed this school year, any order"
     )
+    absence_half_days: list[date] = Field(
+        default_factory=list, description="School days of which one session (of two) was missed this school year"
+    )
 
 
 class OpenCase(AbsenceNotification):
@@ -82,7 +85,11 @@ class OpenCase(AbsenceNotification):
 
 
 class RecordAbsenceDays(Command):
-    days: list[date] = Field(default_factory=list, max_length=400)
+    days: list[date] = Field(default_factory=list, max_length=400, description="Whole school days missed")
+    half_days: list[date] = Field(
+        default_factory=list, max_length=400, description="School days of which one session (morning or "
+        "afternoon) was missed, e.g. a part-time timetable's half-attended days; a whole day recorded for "
+        "the same date counts instead")
     expected_return: date | None = None
 
 
@@ -190,6 +197,9 @@ class RecordReviewOutcome(Command):
 class RecordHospitalAdmission(Command):
     admitted_on: date
     hospital: RequiredLine = Field(min_length=1, max_length=200)
+    expected_discharge: date | None = Field(
+        default=None, description="When the hospital expects to discharge the child, if it says: a stay "
+        "that will miss the referral threshold of school days makes the hospital referral due at once")
 
 
 class RecordHospitalDischarge(Command):
@@ -224,6 +234,18 @@ class ChangeSchool(Command):
 
 class AddNote(Command):
     text: RequiredText = Field(min_length=1, max_length=8000)
+
+
+class ReopenCase(Command):
+    """A supervisor reopens a case closed in error (within the reopening window)."""
+
+    reason: str = Field(min_length=1, max_length=4000, description="Why the closure was wrong")
+
+    @model_validator(mode="after")
+    def _reason_not_blank(self) -> "ReopenCase":
+        if not self.reason.strip():
+            raise ValueError("reason: give the reason the closure was wrong")
+        return self
 
 
 class CloseCase(Command):

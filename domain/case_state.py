@@ -68,6 +68,8 @@ class HospitalStay(BaseModel):
     hospital: str
     admitted_on: date
     discharged_on: date | None = None
+    expected_discharge: date | None = None
+    recorded_on: date | None = Field(default=None, description="When the admission was recorded")
 
 
 class Extension(BaseModel):
@@ -83,6 +85,18 @@ class ReintegrationPlan(BaseModel):
     hours_per_week: float
     extensions: list[Extension] = Field(default_factory=list)
     plan_document_ref: str | None = None
+
+
+class Reopening(BaseModel):
+    """A closure undone by a supervisor: what was closed, when, and why it was wrong (`reason` may be
+    personal: it stays in the state, never on the timeline)."""
+
+    at: datetime
+    actor: Actor
+    reason: str
+    closed_on: date
+    close_outcome: CloseOutcome
+    stage_before_close: Stage
 
 
 class CaseNote(BaseModel):
@@ -109,6 +123,8 @@ class CaseState(BaseModel):
     first_day_of_absence: date
     expected_return: date | None = None
     absence_days: list[date] = Field(default_factory=list, description="Recorded school days missed")
+    absence_half_days: list[date] = Field(
+        default_factory=list, description="Recorded school days of which one session (of two) was missed")
     threshold_date: date | None = Field(
         default=None, description="School day on which the 15th day of absence falls (recorded or projected)"
     )
@@ -137,6 +153,9 @@ class CaseState(BaseModel):
     close_outcome: CloseOutcome | None = None
     close_reason: str | None = None
     closed_on: date | None = None
+    closed_at: datetime | None = Field(default=None, description="When the closure was recorded")
+    stage_before_close: Stage | None = None
+    reopenings: list[Reopening] = Field(default_factory=list)
     last_progress_on: date
     stalled: bool = False
     fired_alarms: list[str] = Field(default_factory=list, description="Timer effects already carried out")
@@ -163,9 +182,11 @@ class TaskKind(StrEnum):
     FOLLOW_UP_CONSENT = "follow_up_consent"
     SEND_EVIDENCE = "send_evidence"
     DECIDE = "decide"
+    PROVISION_DUE = "provision_due"
     ASSIGN_OFFICER = "assign_officer"
     COMMISSION_PROVISION = "commission_provision"
     HOLD_REVIEW = "hold_review"
+    AGREE_PLAN = "agree_plan"
     CONFIRM_RETURN_OR_EXTEND = "confirm_return_or_extend"
     HOSPITAL_REFERRAL = "hospital_referral"
 

@@ -2,11 +2,13 @@
 it makes. Pure functions over `CaseState`; the workflow's update validators call `check`, its handlers
 call `apply` and carry out the returned effects."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from domain import case_commands as c
 from domain.absence_threshold import refresh_threshold
+from domain.case_actions import open_actions
+from domain.case_closure import close, closed_summary
 from domain.case_context import CaseContext
 from domain.case_effects import (
     Effects,
@@ -35,9 +37,8 @@ from domain.document_models import GeneratedDocument
 from domain.email_models import EmailTemplate
 from domain.provision import total_hours
 from domain.recoupment import SchoolSpell
-from domain.recoupment_charges import settlement_lines
 from domain.review_invites import review_invite
-from domain.stages import Action, Stage, allowed_actions, is_allowed
+from domain.stages import Action, Stage, is_allowed
 from domain.supervisor_alerts import raise_alert
 
 # Importable from here as before: the API and the tests use these names.
@@ -48,11 +49,13 @@ def check(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext | N
     """Refuse a command that does not fit. `ctx` is None while the case's rules are still loading:
     then only the stage is checked, and `apply` checks the rest."""
     if not is_allowed(state.stage, action):
+        allowed = open_actions(state, ctx)
         raise CommandRejected(
             f"'{action.value}' is not allowed while the case is {state.stage.value}; "
-            f"allowed now: {', '.join(allowed_actions(state.stage)) or 'none (the case is closed)'}",
+            f"allowed now: {', '.join(allowed) or 'none (the case is closed)'}",
             kind="ActionNotAllowed",
             stage=state.stage,
+            allowed=allowed,
         )
     if not isinstance(cmd, COMMAND_TYPES[action]):
         raise invalid(state, f"'{action.value}' takes a {COMMAND_TYPES[action].__name__}")
@@ -67,10 +70,14 @@ def check(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext | N
 def apply(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext) -> Effects:
     """Check, then change the case, record the event on the timeline and return the effects."""
     check(state, action, cmd, ctx)
+    was_open = state.stage is not Stage.CLOSED
     summary, effects = APPLIES[action](state, cmd, ctx)
     if summary is None:  # nothing changed (e.g. a notification sent again with no new days)
         return effects
     record_event(state, at=ctx.now, actor=cmd.actor, action=action.value, summary=summary)
+    if was_open and state.stage is Stage.CLOSED and action is not Action.CLOSE:
+        # A closure as a result of another action (a decision, a review, a return) is a closure too.
+        record_event(state, at=ctx.now, actor=cmd.actor, action="closed", summary=closed_summary(state))
     state.last_progress_on = ctx.today
     state.stalled = False
     return effects
@@ -85,11 +92,13 @@ def _key(state: CaseState, name: str) -> str:
 
 
 def _check_absence(state: CaseState, cmd: c.RecordAbsenceDays, ctx: CaseContext) -> None:
-    for i, day in enumerate(cmd.days):
-        require_school_day(state, ctx, day, "absence day", f"days[{i}]")
+    named = [(day, f"days[{i}]") for i, day in enumerate(cmd.days)]
+    named += [(day, f"half_days[{i}]") for i, day in enumerate(cmd.half_days)]
+    for day, field in named:
+        require_school_day(state, ctx, day, "absence day", field)
         if day > ctx.today:
             raise invalid(state, f"absence day {day.isoformat()} is in the future; give expected_return instead",
-                          f"days[{i}]")
+                          field)
     if cmd.expected_return is not None and cmd.expected_return <= state.first_day_of_absence:
         raise invalid(state, "expected_return must be after the first day of absence")
 
@@ -97,14 +106,19 @@ def _check_absence(state: CaseState, cmd: c.RecordAbsenceDays, ctx: CaseContext)
 @rule(Action.RECORD_ABSENCE_DAYS, _check_absence)
 def _record_absence(state: CaseState, cmd: c.RecordAbsenceDays, ctx: CaseContext) -> tuple[str | None, Effects]:
     new = sorted(set(cmd.days) - set(state.absence_days))
-    if not new and cmd.expected_return in (None, state.expected_return):
+    halves = sorted(set(cmd.half_days) - set(state.absence_half_days) - set(state.absence_days) - set(new))
+    if not new and not halves and cmd.expected_return in (None, state.expected_return):
         return None, Effects()
     state.absence_days = sorted(set(state.absence_days) | set(new))
+    # A whole day recorded for a date that had a half day replaces it.
+    state.absence_half_days = sorted((set(state.absence_half_days) | set(halves)) - set(state.absence_days))
     if cmd.expected_return is not None:
         state.expected_return = cmd.expected_return
     before = state.threshold_date
     refresh_threshold(state, ctx)
     summary = f"{len(new)} absence day(s) recorded; {len(state.absence_days)} recorded in all"
+    if halves or state.absence_half_days:
+        summary += f"; {len(halves)} half day(s) recorded, {len(state.absence_half_days)} in all"
     if state.threshold_date and state.threshold_date != before:
         summary += f"; 15-day point {state.threshold_date.isoformat()}"
     return summary, Effects()
@@ -220,7 +234,7 @@ def _decide(state: CaseState, cmd: c.Decide, ctx: CaseContext) -> tuple[str, Eff
     letter = email(state, _key(state, "decision"), EmailTemplate.DECISION_LETTER, [parent(state), school(state)],
                    on=ctx.today, detail=_DECISION_WORDS[cmd.outcome])
     if cmd.outcome is c.DecisionOutcome.NOT_ELIGIBLE:
-        _close(state, c.CloseOutcome.NOT_ELIGIBLE, ctx.today, cmd.reason)
+        close(state, c.CloseOutcome.NOT_ELIGIBLE, ctx.today, cmd.reason, ctx, tell=False)
     else:
         state.stage = Stage.COMMISSIONING
     return f"decision: {cmd.outcome.value}", Effects(emails=[letter])
@@ -329,9 +343,11 @@ def _review_outcome(state: CaseState, cmd: c.RecordReviewOutcome, ctx: CaseConte
     if cmd.outcome is c.ReviewOutcome.CLOSE:
         if cmd.close_outcome is None:  # RecordReviewOutcome requires it for CLOSE
             raise invalid(state, "close_outcome is required to close at a review")
-        effects = _close(state, cmd.close_outcome, cmd.held_on, "closed at TAS review", ctx)
+        effects = close(state, cmd.close_outcome, cmd.held_on, "closed at TAS review", ctx)
     else:
-        next_due = ctx.after(max(cmd.held_on, ctx.today), ctx.clocks.review_interval_days)
+        # Reviews recur from the day the meeting was held, however late its outcome is recorded.
+        held = max(cmd.held_on, ctx.today) if ctx.legacy_rules else cmd.held_on
+        next_due = ctx.after(held, ctx.clocks.review_interval_days)
         state.reviews.append(Review(id=f"review-{len(state.reviews) + 1}", due_on=next_due))
         if cmd.outcome is c.ReviewOutcome.START_REINTEGRATION:
             state.stage = Stage.REINTEGRATING
@@ -346,12 +362,18 @@ def _check_admission(state: CaseState, cmd: c.RecordHospitalAdmission, ctx: Case
         raise invalid(state, "the child is already recorded as in hospital")
     if cmd.admitted_on > ctx.today:
         raise invalid(state, "admitted_on is in the future")
+    if cmd.expected_discharge is not None and cmd.expected_discharge <= cmd.admitted_on:
+        raise invalid(state, "expected_discharge must be after admitted_on")
 
 
 @rule(Action.RECORD_HOSPITAL_ADMISSION, _check_admission)
 def _admission(state: CaseState, cmd: c.RecordHospitalAdmission, ctx: CaseContext) -> tuple[str, Effects]:
-    state.hospital_stays.append(HospitalStay(hospital=cmd.hospital, admitted_on=cmd.admitted_on))
-    return f"hospital admission {cmd.admitted_on.isoformat()}", Effects()
+    state.hospital_stays.append(HospitalStay(hospital=cmd.hospital, admitted_on=cmd.admitted_on,
+                                             expected_discharge=cmd.expected_discharge, recorded_on=ctx.today))
+    summary = f"hospital admission {cmd.admitted_on.isoformat()}"
+    if cmd.expected_discharge is not None:
+        summary += f", expected discharge {cmd.expected_discharge.isoformat()}"
+    return summary, Effects()
 
 
 def _check_discharge(state: CaseState, cmd: c.RecordHospitalDischarge, ctx: CaseContext) -> None:
@@ -424,14 +446,7 @@ def _extend(state: CaseState, cmd: c.ExtendReintegration, ctx: CaseContext) -> t
     return f"part-time timetable extended to {cmd.new_end_date.isoformat()} (extension {n})", effects
 
 
-@rule(Action.CONFIRM_FULL_TIME_RETURN)
-def _full_time(state: CaseState, cmd: c.ConfirmFullTimeReturn, ctx: CaseContext) -> tuple[str, Effects]:
-    state.returned_full_time_on = cmd.returned_on
-    effects = _close(state, c.CloseOutcome.RETURNED_FULL_TIME, cmd.returned_on, None, ctx)
-    return f"full-time return from {cmd.returned_on.isoformat()}", effects
-
-
-# --- school change, notes, closure -----------------------------------------------------------------
+# --- school change, notes --------------------------------------------------------------------------
 
 
 def _check_school_change(state: CaseState, cmd: c.ChangeSchool, ctx: CaseContext) -> None:
@@ -456,31 +471,6 @@ def _change_school(state: CaseState, cmd: c.ChangeSchool, ctx: CaseContext) -> t
 def _add_note(state: CaseState, cmd: c.AddNote, ctx: CaseContext) -> tuple[str, Effects]:
     state.notes.append(CaseNote(at=ctx.now, actor=cmd.actor, text=cmd.text))
     return "case note added", Effects()
-
-
-def _check_close(state: CaseState, cmd: c.CloseCase, ctx: CaseContext) -> None:
-    if cmd.closed_on is not None and cmd.closed_on > ctx.today:
-        raise invalid(state, "closed_on is in the future")
-
-
-@rule(Action.CLOSE, _check_close)
-def _close_case(state: CaseState, cmd: c.CloseCase, ctx: CaseContext) -> tuple[str, Effects]:
-    effects = _close(state, cmd.outcome, cmd.closed_on or ctx.today, cmd.reason, ctx)
-    return f"case closed: {cmd.outcome.value}", effects
-
-
-def _close(state: CaseState, outcome: c.CloseOutcome, on: date, reason: str | None, ctx: CaseContext | None = None,
-           ) -> Effects:
-    state.stage = Stage.CLOSED
-    state.close_outcome = outcome
-    state.closed_on = on
-    state.close_reason = reason
-    effects = Effects()
-    if ctx is not None:
-        effects.recoupment = settlement_lines(state, ctx, until=on - timedelta(days=1))
-        effects.emails.append(email(state, _key(state, "closed"), EmailTemplate.CASE_CLOSED,
-                                    [parent(state), school(state)], on=on))
-    return effects
 
 
 require_every_action()

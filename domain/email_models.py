@@ -22,6 +22,7 @@ class EmailTemplate(StrEnum):
     PART_TIME_ENDING = "part_time_ending"
     SUPERVISOR_ALERT = "supervisor_alert"
     CASE_CLOSED = "case_closed"
+    CASE_REOPENED = "case_reopened"
 
 
 class RecipientRole(StrEnum):

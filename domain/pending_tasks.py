@@ -3,11 +3,13 @@ so that a moved deadline (new absence days, a rescheduled review) moves the task
 
 from datetime import date
 
+from domain.case_commands import ReviewOutcome
 from domain.case_context import CaseContext
-from domain.case_state import CaseState, ConsentStatus, PendingTask, TaskKind
+from domain.case_state import CaseState, ConsentStatus, HospitalStay, PendingTask, TaskKind
 from domain.people import Role
 from domain.stages import Stage
 
+_BEFORE_COMMISSIONING = {Stage.NOTIFIED, Stage.AWAITING_CONSENT, Stage.GATHERING_EVIDENCE, Stage.DECIDING}
 _BEFORE_PROVISION = {Stage.NOTIFIED, Stage.AWAITING_CONSENT, Stage.GATHERING_EVIDENCE, Stage.DECIDING,
                      Stage.COMMISSIONING}
 
@@ -21,6 +23,16 @@ def decision_due_on(state: CaseState, ctx: CaseContext) -> date | None:
         deadline = ctx.after(state.evidence_opened_on, clocks.evidence_decide_after)
         return ctx.after(deadline, clocks.decision_due_after)
     return None
+
+
+def hospital_referral_due_on(stay: HospitalStay, ctx: CaseContext) -> date:
+    """A referral for hospital education is due as soon as it is clear the child cannot return
+    within `hospital_referral_after` school days of admission: on the day an expected discharge
+    beyond that was recorded, or else on that school day itself."""
+    regular = ctx.after(stay.admitted_on, ctx.clocks.hospital_referral_after)
+    if stay.expected_discharge is not None and stay.expected_discharge > regular:
+        return min(regular, stay.recorded_on or stay.admitted_on)
+    return regular
 
 
 def review_escalation_on(review_target: date, ctx: CaseContext) -> date:
@@ -53,6 +65,12 @@ def pending_tasks(state: CaseState, ctx: CaseContext) -> list[PendingTask]:
                 add(f"send-evidence:{request.professional_id}", TaskKind.SEND_EVIDENCE,
                     "Health professional to send evidence", "professional",
                     ctx.after(request.requested_on, clocks.evidence_chase_after), assignee=request.professional_id)
+    if state.stage in _BEFORE_COMMISSIONING and state.threshold_date is not None and not ctx.legacy_rules:
+        # The statutory clock runs from the absence, not from the stage: a case notified after its
+        # 15-day point is late from the start, and shows so.
+        add("provision-due", TaskKind.PROVISION_DUE,
+            "Provision due by the 15th school day of absence: decide and commission", Role.CASEWORKER,
+            state.threshold_date)
     due = decision_due_on(state, ctx)
     if due is not None:
         add("decide", TaskKind.DECIDE, "Make the referral decision on the evidence held", Role.CASEWORKER, due)
@@ -70,6 +88,12 @@ def pending_tasks(state: CaseState, ctx: CaseContext) -> list[PendingTask]:
         add(f"hold-{review.id}", TaskKind.HOLD_REVIEW, "Hold the Team Around School review", Role.CASEWORKER,
             target, escalated=today >= review_escalation_on(target, ctx))
     plan = state.reintegration
+    if state.stage is Stage.REINTEGRATING and plan is None and not ctx.legacy_rules:
+        started = next((r.held_on for r in reversed(state.reviews)
+                        if r.outcome is ReviewOutcome.START_REINTEGRATION and r.held_on), state.last_progress_on)
+        add("agree-plan", TaskKind.AGREE_PLAN,
+            "Agree the reintegration plan (a part-time timetable with an end date) with the family and school",
+            Role.CASEWORKER, ctx.after(started, clocks.plan_due_after))
     if state.stage is Stage.REINTEGRATING and plan is not None:
         add("confirm-return", TaskKind.CONFIRM_RETURN_OR_EXTEND,
             "Confirm full-time return, or extend the part-time timetable with a reason", Role.CASEWORKER,
@@ -78,5 +102,5 @@ def pending_tasks(state: CaseState, ctx: CaseContext) -> list[PendingTask]:
         stay = state.hospital_stays[-1]
         add("hospital-referral", TaskKind.HOSPITAL_REFERRAL,
             "Refer for hospital education: the child may not return within 15 school days", Role.CASEWORKER,
-            ctx.after(stay.admitted_on, clocks.hospital_referral_after))
+            hospital_referral_due_on(stay, ctx))
     return sorted(tasks, key=lambda t: (t.due_on, t.id))

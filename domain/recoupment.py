@@ -1,15 +1,18 @@
 """Recoupment: what the LA charges a school, per school day, for education it arranges for the school's pupil.
 
 The school pays back its per-pupil funding pro rata: a daily rate (annual per-pupil funding for the child's
-key stage divided by the school days in a year, rounded to the penny) times the school days of provision
-while the child is on that school's roll. Money is `Decimal`, rounded half-up to pence; never float.
+key stage divided by the school days of that school year in the school's calendar, or by a fixed number a
+council sets, rounded to the penny) times the school days of provision while the child is on that school's
+roll. Money is `Decimal`, rounded half-up to pence; never float.
 Parents are never charged. Pure and deterministic (safe inside a Temporal workflow).
 """
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from itertools import pairwise
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -79,7 +82,13 @@ class RecoupmentRates(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     annual_per_pupil: dict[KeyStage, Decimal] = Field(default_factory=lambda: dict(DEFAULT_ANNUAL_PER_PUPIL))
+    divisor: Literal["school_year", "fixed"] = Field(
+        "school_year", description="What the annual amount is divided by for the daily rate: the school "
+        "days of that school year in the school's calendar, or the fixed `school_days_per_year`")
     school_days_per_year: int = Field(190, gt=0, le=366)
+    part_time_attendance: Literal["full_charge", "pro_rata"] = Field(
+        "full_charge", description="A school day of a part-time timetable (the child back at school part of "
+        "the week): charged in full, or reduced by the share of full-time hours the school teaches")
 
     @field_validator("annual_per_pupil")
     @classmethod
@@ -92,9 +101,11 @@ class RecoupmentRates(BaseModel):
             raise ValueError(f"annual per-pupil amount is negative for {', '.join(negative)}")
         return rates
 
-    def daily_rate(self, ks: KeyStage) -> Decimal:
-        """The charge for one school day: annual per-pupil funding / school days a year, to the penny."""
-        return to_pence(self.annual_per_pupil[ks] / self.school_days_per_year)
+    def daily_rate(self, ks: KeyStage, school_days_in_year: int | None = None) -> Decimal:
+        """The charge for one school day, to the penny: annual per-pupil funding / the school days of
+        the year (`school_days_in_year`, with divisor "school_year"), else / `school_days_per_year`."""
+        days = school_days_in_year if self.divisor == "school_year" and school_days_in_year else None
+        return to_pence(self.annual_per_pupil[ks] / (days or self.school_days_per_year))
 
 
 class RecoupmentLine(BaseModel):
@@ -143,11 +154,13 @@ def recoupment_lines(
     rates: RecoupmentRates,
     calendar: SchoolCalendar,
     period: str,
+    calendar_for: Callable[[str], SchoolCalendar] | None = None,
 ) -> list[RecoupmentLine]:
     """The charges for provision from `provision_from` to `provision_to` (inclusive), one per school spell.
 
     Each school pays the daily rate for every school day of provision that falls while the child is on its
-    roll; a line's dates are the part of the provision inside that spell. Schools with no such school day
+    roll; a line's dates are the part of the provision inside that spell, its school days counted by that
+    school's calendar (`calendar_for(urn)`, else `calendar`). Schools with no such school day
     get no line. Spells must not overlap (a day is charged to one school only). Lines are in date order.
     """
     if provision_to < provision_from:
@@ -159,26 +172,38 @@ def recoupment_lines(
                 f"school spells overlap: {before.school_urn} from {before.from_date} and "
                 f"{after.school_urn} from {after.from_date}"
             )
-    daily = rates.daily_rate(key_stage)
     lines: list[RecoupmentLine] = []
+    default_calendar = calendar
     for spell in ordered:
         start = max(provision_from, spell.from_date)
         end = provision_to if spell.to_date is None else min(provision_to, spell.to_date)
-        if end < start:
-            continue
-        days = calendar.school_days_between(start - timedelta(days=1), end)
-        if days == 0:
-            continue
-        lines.append(
-            RecoupmentLine(
-                case_ref=case_ref,
-                school_urn=spell.school_urn,
-                period=period,
-                from_date=start,
-                to_date=end,
-                school_days=days,
-                key_stage=key_stage,
-                amount=daily * days,
+        calendar = calendar_for(spell.school_urn) if calendar_for is not None else default_calendar
+        for year_start, year_end in _by_school_year(start, end):
+            days = calendar.school_days_between(year_start - timedelta(days=1), year_end)
+            if days == 0:
+                continue
+            year = academic_year_of(year_start)
+            in_year = len(calendar.school_days_in(date(year, 9, 1), date(year + 1, 8, 31)))
+            lines.append(
+                RecoupmentLine(
+                    case_ref=case_ref,
+                    school_urn=spell.school_urn,
+                    period=period,
+                    from_date=year_start,
+                    to_date=year_end,
+                    school_days=days,
+                    key_stage=key_stage,
+                    amount=rates.daily_rate(key_stage, in_year) * days,
+                )
             )
-        )
     return lines
+
+
+def _by_school_year(start: date, end: date) -> list[tuple[date, date]]:
+    """`start`..`end` cut at each 31 August (each part inside one school year); empty if end < start."""
+    parts: list[tuple[date, date]] = []
+    while start <= end:
+        year_end = min(end, date(academic_year_of(start) + 1, 8, 31))
+        parts.append((start, year_end))
+        start = year_end + timedelta(days=1)
+    return parts

@@ -2,11 +2,12 @@
 last charge stopped, and at closure everything not yet charged."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 from domain.case_commands import DecisionOutcome
 from domain.case_context import CaseContext
 from domain.case_state import CaseState
-from domain.recoupment import RecoupmentLine, key_stage_on, recoupment_lines
+from domain.recoupment import RecoupmentLine, key_stage_on, recoupment_lines, to_pence
 
 
 def recoups(state: CaseState) -> bool:
@@ -36,6 +37,22 @@ def settlement_lines(state: CaseState, ctx: CaseContext, *, until: date) -> list
 
 
 def _lines(state: CaseState, ctx: CaseContext, start: date, end: date, period: str) -> list[RecoupmentLine]:
+    """The charges for `start`..`end`. With `part_time_attendance = "pro_rata"`, the days of a part-time
+    timetable are charged less the share of full-time hours the child spends back at school."""
+    plan = state.reintegration
+    if ctx.rates.part_time_attendance != "pro_rata" or plan is None:
+        return _charge(state, ctx, start, end, period)
+    at_school = Decimal(str(plan.hours_per_week)) / Decimal(str(ctx.clocks.full_time_hours_per_week))
+    share = max(Decimal(0), 1 - at_school)
+    plan_from, plan_to = max(start, plan.start_date), min(end, plan.end_date)
+    lines = _charge(state, ctx, start, min(end, plan.start_date - timedelta(days=1)), period)
+    lines += [line.model_copy(update={"amount": to_pence(line.amount * share)})
+              for line in _charge(state, ctx, plan_from, plan_to, period)]
+    lines += _charge(state, ctx, max(start, plan.end_date + timedelta(days=1)), end, period)
+    return lines
+
+
+def _charge(state: CaseState, ctx: CaseContext, start: date, end: date, period: str) -> list[RecoupmentLine]:
     if end < start:
         return []
     return recoupment_lines(
@@ -44,9 +61,11 @@ def _lines(state: CaseState, ctx: CaseContext, start: date, end: date, period: s
         provision_from=start,
         provision_to=end,
         key_stage=key_stage_on(state.child.date_of_birth, start),
-        rates=ctx.rates,
+        # A run begun before the patch keeps charging as it began: a fixed divisor.
+        rates=ctx.rates.model_copy(update={"divisor": "fixed"}) if ctx.legacy_rules else ctx.rates,
         calendar=ctx.calendar,
         period=period,
+        calendar_for=ctx.calendar_of,
     )
 
 

@@ -308,12 +308,19 @@ def _parse_closures(entry: dict[str, object], where: str, start: date, end: date
         while d <= first_last[1]:
             closures.append(d)
             d += _ONE_DAY
-    closures += _file_dates(entry.get("inset_days", []), f"{where} inset_days")
     closures += _file_dates(entry.get("closures", []), f"{where} closures")
     for d in closures:
         if not start <= d <= end:
             raise _FileError(f"{where} closure {d} is outside the term ({start} to {end})")
-    return closures
+    # INSET days may also be the staff days in the week before pupils start (not school days either
+    # way), as long as they stay in the term's school year.
+    inset = _file_dates(entry.get("inset_days", []), f"{where} inset_days")
+    for d in inset:
+        before_start = start - timedelta(days=7) <= d < start and academic_year_of(d) == academic_year_of(start)
+        if not (start <= d <= end or before_start):
+            raise _FileError(f"{where} closure {d} is outside the term ({start} to {end}) and not in the "
+                             "week before it starts")
+    return closures + inset
 
 
 def _parse_term(entry: dict[str, object], n: int, names: set[str]) -> tuple[Term, list[date]]:
@@ -369,18 +376,24 @@ def _read_terms_file(path: Path) -> dict[int, tuple[list[Term], list[date]]]:
     return by_year
 
 
-def load_calendar_data(path: Path | None, first_year: int, last_year: int) -> CalendarData:
+def load_calendar_data(path: Path | None, first_year: int, last_year: int, *,
+                       school_file: Path | None = None) -> CalendarData:
     """Build the calendar for academic years `first_year`..`last_year` inclusive (2026 = 2026-27).
 
     Term dates, half-terms, INSET days and other closures come from the council's TOML file
     (`path`, or the shipped `data/school_terms.toml` when None); a year the file does not list gets
-    `default_terms`. A year the file lists is taken as given in full. Bank holidays come from the
-    `holidays` library (England). A bad file raises ValueError naming the file and the problem.
+    `default_terms`. A year the file lists is taken as given in full. With `school_file` (a school
+    that sets its own dates: academies, voluntary-aided and foundation schools, out-of-area schools),
+    the years that file lists come from it, and the others from the council's. Bank holidays come
+    from the `holidays` library (England). A bad file raises ValueError naming the file and the problem.
     """
     if last_year < first_year:
         raise ValueError(f"last academic year {last_year} is before the first {first_year}")
     path = DEFAULT_TERMS_FILE if path is None else path
     from_file = _read_terms_file(path)
+    if school_file is not None:
+        from_file.update(_read_terms_file(school_file))
+        path = school_file
     bank_holidays = england_bank_holidays(first_year, last_year + 1)
     bank_set = set(bank_holidays)
 

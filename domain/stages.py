@@ -40,6 +40,7 @@ class Action(StrEnum):
     CHANGE_SCHOOL = "change_school"
     ADD_NOTE = "add_note"
     CLOSE = "close"
+    REOPEN = "reopen"
 
 
 _ALWAYS_OPEN = {Action.ADD_NOTE, Action.ASSIGN_OFFICER, Action.CHANGE_SCHOOL, Action.CLOSE}
@@ -85,7 +86,8 @@ ALLOWED_ACTIONS: dict[Stage, frozenset[Action]] = {
             Action.CONFIRM_FULL_TIME_RETURN,
         }
     ),
-    Stage.CLOSED: frozenset(),
+    # A supervisor may reopen a case closed in error, within the reopening window.
+    Stage.CLOSED: frozenset({Action.REOPEN}),
 }
 
 
@@ -114,6 +116,7 @@ ACTIONS_NOT_ADVANCING_STAGE: frozenset[Action] = frozenset({
     Action.CHANGE_SCHOOL,
     Action.ADD_NOTE,
     Action.CLOSE,
+    Action.REOPEN,
 })
 _placed = STAGE_AFTER_ACTION.keys()
 if _placed & ACTIONS_NOT_ADVANCING_STAGE or _placed | ACTIONS_NOT_ADVANCING_STAGE != set(Action):

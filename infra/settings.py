@@ -51,6 +51,10 @@ class Settings(BaseSettings):
 
     # The rules of the service.
     school_calendar_file: Path | None = Field(None, description="Term dates TOML; none = the shipped file")
+    school_calendars_dir: Path | None = Field(
+        None, description="Folder of per-school term dates, `<URN>.toml` in the same format, for schools that "
+        "set their own (academies, VA and foundation schools, out-of-area schools); a school without a file, and "
+        "any year its file does not list, follow the council's dates")
     clocks: ClockSettings = ClockSettings()
     recoupment: RecoupmentRates = RecoupmentRates()
 
@@ -81,6 +85,13 @@ class Settings(BaseSettings):
     def _file_exists(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():
             raise ValueError(f"file not found: {v}")
+        return v
+
+    @field_validator("school_calendars_dir")
+    @classmethod
+    def _folder_exists(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_dir():
+            raise ValueError(f"folder not found: {v}")
         return v
 
 

@@ -226,6 +226,7 @@ class DaysToProvision(BaseModel):
     on_time: int
     on_time_share: float | None
     waiting: int
+    notified_late: int = 0
     unmeasurable: int
 
 
@@ -259,14 +260,19 @@ def days_to_provision(
     if today is not None:
         waiting_query = waiting_query.where(CaseRow.threshold_date <= today)
     waiting = session.scalar(waiting_query) or 0
+    opened = session.execute(
+        select(CaseRow.opened_at, CaseRow.threshold_date).where(CaseRow.threshold_date.is_not(None))
+    ).all()
+    notified_late = sum(1 for opened_at, threshold in opened if opened_at.date() > threshold)
     on_time = sum(1 for d in days if d == 0)
     return DaysToProvision(
         cases=len(days),
         median_days=float(statistics.median(days)) if days else None,
         p90_days=nearest_rank(days, 90) if days else None,
         on_time=on_time,
-        on_time_share=on_time / len(days) if days else None,
+        on_time_share=on_time / (len(days) + waiting) if days or waiting else None,
         waiting=waiting,
+        notified_late=notified_late,
         unmeasurable=unmeasurable,
     )
 

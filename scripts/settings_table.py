@@ -61,7 +61,12 @@ MEANINGS: dict[str, str] = {
     "Required in production; development uses `var/dev-encryption.key`",
     "recoupment.annual_per_pupil": "Annual per-pupil funding by key stage (JSON object: "
     "reception, ks1 ... ks5 to pounds), recouped pro rata per school day",
-    "recoupment.school_days_per_year": "School days in a year, for the pro-rata daily rate",
+    "recoupment.school_days_per_year": "School days in a year for the daily rate, used only with "
+    "`divisor` `fixed`",
+    "recoupment.divisor": "Daily rate = annual amount / the school days of that school year in the school's "
+    "calendar (`school_year`, so a full year charges the annual amount) or / `school_days_per_year` (`fixed`)",
+    "recoupment.part_time_attendance": "`full_charge`: a day of a part-time timetable is charged in full; "
+    "`pro_rata`: less the share of full-time hours the child is back at school (hours / full-time hours)",
 }
 
 

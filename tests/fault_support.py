@@ -43,6 +43,7 @@ from domain.case_state import CaseResult, CaseView
 from domain.people import Actor, Role
 from domain.provision import Provision, ProvisionKind
 from domain.search_attributes import cli_flags
+from domain.statutory_clocks import ClockSettings
 from infra.settings import Settings
 from infra.temporal_client import build_data_converter
 from tests.case_harness import notification
@@ -112,6 +113,11 @@ class DevServer:
         return await eventually(connect, timeout=within, what=f"the dev server answering at {self.address}")
 
 
+#: Clocks under which a closed case's workflow ends at once (no reopening window), so that a test
+#: can await its result in real time.
+CLOSURES_FINAL = ClockSettings(reopen_within=0)
+
+
 # -- the service's worker as a process ---------------------------------------------------------------
 
 
@@ -131,6 +137,7 @@ def service_environment(settings: Settings) -> dict[str, str]:
         "OUTBOX_DIR": settings.outbox_dir,
         "DOCUMENT_DIR": settings.document_dir,
         "SCHOOL_CALENDAR_FILE": settings.school_calendar_file,
+        "CLOCKS__REOPEN_WITHIN": settings.clocks.reopen_within,
         "ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value() if settings.encryption_keys else None,
     }
     env.update({f"CASEWORK_{name}": str(value) for name, value in values.items() if value is not None})

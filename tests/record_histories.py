@@ -32,6 +32,8 @@ from temporalio.client import WorkflowHistory
 from domain.case_commands import (
     AgreeReintegrationPlan,
     ChangeSchool,
+    CloseCase,
+    CloseOutcome,
     CommissionProvision,
     ConfirmFullTimeReturn,
     ConsentDecision,
@@ -39,16 +41,18 @@ from domain.case_commands import (
     DecisionOutcome,
     EvidenceKind,
     ExtendReintegration,
+    RecordAbsenceDays,
     RecordConsent,
     RecordEvidence,
     RecordHospitalAdmission,
     RecordHospitalDischarge,
     RecordReviewOutcome,
+    ReopenCase,
     RequestConsent,
     RequestEvidence,
     ReviewOutcome,
 )
-from domain.people import HealthProfessional, ProfessionalRole
+from domain.people import Actor, HealthProfessional, ProfessionalRole, Role
 from domain.provision import Provision, ProvisionKind
 from tests.case_harness import (
     CONSULTANT_EMAIL,
@@ -64,6 +68,7 @@ from tests.case_harness import (
 HISTORY_TEST_KEY = "history-test:aGlzdG9yeS10ZXN0LWtleS1ub3QtYS1zZWNyZXQhISE="
 HISTORIES = Path(__file__).parent / "histories"
 
+SUPERVISOR = Actor(role=Role.SUPERVISOR, name="supervisor-ab")
 CONSULTANT = HealthProfessional(id="consultant-1", name="Dr A Consultant", role=ProfessionalRole.CONSULTANT,
                                 email=CONSULTANT_EMAIL)
 
@@ -172,6 +177,32 @@ async def stalled_case(world: World) -> CaseDriver:
     return case
 
 
+async def closed_in_error_then_reopened(world: World) -> CaseDriver:
+    """Generation 5 on: decided not eligible by mistake, reopened by a supervisor within the window,
+    then closed for good; the case ends when the window after its last closure does."""
+    case = await _open(world, "MN-30-RPLY08")
+    await case.do("decide", Decide(actor=OFFICER, outcome=DecisionOutcome.NOT_ELIGIBLE,
+                                   reason="Expected back within the week"))
+    await case.go_to(date(2030, 1, 9))
+    await case.do("reopen", ReopenCase(actor=SUPERVISOR, reason="Decided on the wrong case"))
+    await case.do("decide", Decide(actor=OFFICER, outcome=DecisionOutcome.LA_PROVISION, reason="GP letter held"))
+    await case.do("close", CloseCase(actor=OFFICER, outcome=CloseOutcome.LEFT_AREA))
+    await case.handle.result()
+    return case
+
+
+async def late_notification_with_half_days(world: World) -> CaseDriver:
+    """Generation 5 on: notified after the 15-day point (overdue from the start), with half days."""
+    await travel_to(world.env, date(2030, 2, 4), hour=8)
+    missed = [date(2030, 1, d) for d in (7, 8, 9, 10, 11, 14, 15, 16, 17, 18, 21, 22, 23, 24, 25, 28)]
+    opened = notification(date(2030, 1, 7), case_ref="MN-30-RPLY09", absence_days=missed)
+    case = await world.open_case(opened.model_copy(update={"absence_half_days": [date(2030, 1, 29)]}))
+    await case.do("record_absence_days", RecordAbsenceDays(actor=OFFICER, half_days=[date(2030, 1, 30)]))
+    await case.go_to(date(2030, 2, 6))
+    await case.do("request_consent", RequestConsent(actor=OFFICER))
+    return case
+
+
 PATHS: dict[str, Callable[[World], Awaitable[CaseDriver]]] = {
     path.__name__: path
     for path in (
@@ -182,6 +213,8 @@ PATHS: dict[str, Callable[[World], Awaitable[CaseDriver]]] = {
         part_time_extended_three_times,
         school_change_mid_provision,
         stalled_case,
+        closed_in_error_then_reopened,
+        late_notification_with_half_days,
     )
 }
 

@@ -74,6 +74,7 @@ MATRIX: dict[str, tuple[str | int, ...]] = {
     "POST /cases/{case_ref}/full-time-return": STAFF,
     "POST /cases/{case_ref}/school-change": STAFF,
     "POST /cases/{case_ref}/close": STAFF,
+    "POST /cases/{case_ref}/reopen": SUPERVISOR,  # a closure made in error, within the window
     "POST /cases/{case_ref}/documents": STAFF,
     "GET /cases/{case_ref}/documents": STAFF,
     "GET /cases/{case_ref}/documents/{doc_ref}": STAFF,

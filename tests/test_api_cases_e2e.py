@@ -275,11 +275,12 @@ async def test_a_case_through_the_api_from_notification_to_full_time_return(worl
     assert view["state"]["stage"] == "closed"
     assert view["state"]["close_outcome"] == "returned_full_time"
 
-    # 7. After closing, commands answer 409 with nothing allowed.
+    # 7. After closing, commands answer 409 with nothing allowed but a supervisor's reopening (for
+    # the reopening window).
     problem = assert_problem(
         await c.post(f"/cases/{ref}/notes", headers=world.h("caseworker"), json={"text": "late"}), 409
     )
-    assert problem["stage"] == "closed" and problem["allowed_actions"] == []
+    assert problem["stage"] == "closed" and problem["allowed_actions"] == ["reopen"]
 
     # 8. Another school neither sees nor lists the case, nor its tasks.
     assert_problem(await c.get(f"/cases/{ref}", headers=world.h("school_b")), 404)

@@ -418,7 +418,11 @@ def test_charging_a_provision_in_two_parts_equals_charging_it_whole(
     )
     for line in whole + parts:
         assert line.school_days > 0
-        assert line.amount == rates.daily_rate(key_stage) * line.school_days
+        # Each line lies inside one school year, and is charged at that year's daily rate.
+        year = academic_year_of(line.from_date)
+        assert academic_year_of(line.to_date) == year
+        in_year = len(calendar.school_days_in(date(year, 9, 1), date(year + 1, 8, 31)))
+        assert line.amount == rates.daily_rate(key_stage, in_year) * line.school_days
         assert line.amount == line.amount.quantize(Decimal("0.01"))
     # Per school, too: a school change splits what is owed, never adds to it.
     for spell in spells:

@@ -40,11 +40,13 @@ async def test_full_case_from_notification_to_full_time_return(tmp_path):
         assert view.state.stage is Stage.NOTIFIED
         # Open-ended absence from Monday 7 Jan: the 15th school day is Friday 25 Jan.
         assert view.state.threshold_date == date(2030, 1, 25)
-        assert [(t.id, t.due_on) for t in view.pending_tasks] == [("request-consent", date(2030, 1, 8))]
+        # The statutory deadline shows from the start: provision by the 15th school day.
+        assert [(t.id, t.due_on) for t in view.pending_tasks] == [("request-consent", date(2030, 1, 8)),
+                                                                  ("provision-due", date(2030, 1, 25))]
 
         view = await case.do("request_consent", RequestConsent(actor=OFFICER))
         assert view.state.stage is Stage.AWAITING_CONSENT
-        assert [t.id for t in view.pending_tasks] == ["reply-to-consent", "follow-up-consent"]
+        assert [t.id for t in view.pending_tasks] == ["reply-to-consent", "follow-up-consent", "provision-due"]
 
         # Three school days later the parent is reminded.
         await case.go_to(date(2030, 1, 10))
@@ -68,7 +70,8 @@ async def test_full_case_from_notification_to_full_time_return(tmp_path):
                                                                kind=EvidenceKind.CONSULTANT_LETTER,
                                                                professional_id="consultant-1"))
         assert view.state.stage is Stage.DECIDING
-        assert [(t.id, t.due_on) for t in view.pending_tasks] == [("decide", date(2030, 1, 24))]
+        assert [(t.id, t.due_on) for t in view.pending_tasks] == [("decide", date(2030, 1, 24)),
+                                                                  ("provision-due", date(2030, 1, 25))]
 
         view = await case.do("decide", Decide(actor=OFFICER, outcome=DecisionOutcome.LA_PROVISION,
                                               reason="Consultant confirms absence for the spring term"))
@@ -114,8 +117,9 @@ async def test_full_case_from_notification_to_full_time_return(tmp_path):
         assert [(e.school_urn, e.period, e.from_date, e.to_date, e.school_days) for e in ledger] == [
             ("120001", "2029-30 spring", date(2030, 1, 21), date(2030, 3, 29), 45)
         ]
-        # KS3 (aged 11 on 31 August 2029): £6,985 a year over 190 days is £36.76 a day.
-        assert ledger[0].amount == Decimal("36.76") * 45
+        # KS3 (aged 11 on 31 August 2029): £6,985 a year over the 188 school days of 2029-30 in the
+        # test calendar is £37.15 a day.
+        assert ledger[0].amount == Decimal("37.15") * 45
 
         await case.go_to(date(2030, 4, 23))
         view = await case.do("confirm_full_time_return", ConfirmFullTimeReturn(actor=OFFICER,
@@ -123,6 +127,6 @@ async def test_full_case_from_notification_to_full_time_return(tmp_path):
         assert view.state.stage is Stage.CLOSED
         result = await case.handle.result()
         assert result.outcome == "returned_full_time"
-        assert Decimal(result.recoupment_total) == Decimal("1654.20")
+        assert Decimal(result.recoupment_total) == Decimal("1671.75")
         # Nothing more to charge: between 30 March and the return there are no school days.
         assert len(case.ledger()) == 1

@@ -77,7 +77,8 @@ async def test_refused_consent_does_not_stall_the_case(tmp_path):
         await case.go_to(date(2030, 1, 9))
         view = await case.do("record_consent", RecordConsent(actor=OFFICER, decision=ConsentDecision.REFUSED))
         assert view.state.stage is Stage.DECIDING
-        assert [(t.id, t.due_on) for t in view.pending_tasks] == [("decide", date(2030, 1, 16))]
+        assert [(t.id, t.due_on) for t in view.pending_tasks] == [("decide", date(2030, 1, 16)),
+                                                                  ("provision-due", date(2030, 1, 25))]
         # No reminders are sent for a refused request.
         await case.go_to(date(2030, 1, 14))
         assert not world.mail.with_subject("reminder")
@@ -213,7 +214,8 @@ async def test_school_change_mid_provision_moves_the_recoupment(tmp_path):
             ("120001", date(2030, 1, 21), date(2030, 2, 24), 20),
             ("120002", date(2030, 2, 25), date(2030, 3, 29), 25),
         ]
-        assert sum(e.amount for e in ledger) == Decimal("36.76") * 45
+        # KS3 daily rate: 6985.00 / the 188 school days of 2029-30 in the test calendar = 37.15.
+        assert sum(e.amount for e in ledger) == Decimal("37.15") * 45
 
 
 async def test_an_email_a_dead_worker_was_handing_over_is_raised_on_the_case_not_sent_again(tmp_path):

@@ -23,6 +23,7 @@ from activities.catalog import build_activities
 from domain.stages import Stage
 from readmodel.migrate import upgrade
 from tests.fault_support import (
+    CLOSURES_FINAL,
     LIFECYCLE_TEMPLATES,
     SmtpServer,
     command,
@@ -59,6 +60,7 @@ async def test_mail_server_down_delays_the_emails_but_no_case(
     client = temporal_dev_server.client
     settings = make_settings(
         tmp_path,
+        clocks=CLOSURES_FINAL,  # each case's workflow ends at its closure: the test awaits its result
         temporal_address=client.service_client.config.target_host,
         task_queue=f"smtp-down-{uuid.uuid4().hex}",
         smtp_host="127.0.0.1",

@@ -18,7 +18,15 @@ from api.app import create_app
 from infra.access_keys import create_api_key
 from readmodel.database import make_engine, session_scope
 from readmodel.migrate import upgrade
-from tests.fault_support import DevServer, WorkerProcess, command, lifecycle, new_case, start_case
+from tests.fault_support import (
+    CLOSURES_FINAL,
+    DevServer,
+    WorkerProcess,
+    command,
+    lifecycle,
+    new_case,
+    start_case,
+)
 from tests.support import eventually, make_settings, utc_today
 
 pytestmark = pytest.mark.slow
@@ -29,7 +37,8 @@ PROBLEM = "application/problem+json"
 
 async def test_temporal_restart_loses_no_case_and_the_api_recovers_by_itself(tmp_path: Path) -> None:
     server = DevServer(tmp_path / "t.db", tmp_path / "temporal.log")
-    settings = make_settings(tmp_path, temporal_address=server.address, task_queue=f"restart-{uuid.uuid4().hex}")
+    settings = make_settings(tmp_path, temporal_address=server.address, task_queue=f"restart-{uuid.uuid4().hex}",
+                             clocks=CLOSURES_FINAL)  # each case ends at its closure: its result is awaited
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:

@@ -33,6 +33,7 @@ from readmodel.database import make_engine
 from readmodel.migrate import upgrade
 from readmodel.tables import CaseRow, LedgerEntry, SentEmail
 from tests.fault_support import (
+    CLOSURES_FINAL,
     LIFECYCLE_TEMPLATES,
     SmtpServer,
     WorkerProcess,
@@ -63,6 +64,7 @@ async def test_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing
     client = temporal_dev_server.client
     settings = make_settings(
         tmp_path,
+        clocks=CLOSURES_FINAL,  # each case's workflow ends at its closure: the test awaits its result
         temporal_address=client.service_client.config.target_host,
         task_queue=f"crash-{uuid.uuid4().hex}",
         smtp_host="127.0.0.1",

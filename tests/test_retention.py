@@ -47,6 +47,7 @@ from readmodel.tables import (
     TaskRow,
     TimelineRow,
 )
+from tests.fault_support import CLOSURES_FINAL
 from tests.support import dev_server_path, eventually, make_settings, recent_school_days, utc_today
 from worker import run_worker
 from workflows.retention_sweep import SCHEDULE_ID, SweepReport, ensure_retention_schedule
@@ -136,6 +137,7 @@ async def worker_world(
         temporal_address=client.service_client.config.target_host,
         task_queue=f"retention-{uuid.uuid4().hex}",
         retention_years_after_birth=RETENTION_YEARS,
+        clocks=CLOSURES_FINAL,  # a closed case's workflow ends at once: only then may it be erased
     )
     upgrade(settings.database_url)
     stop = asyncio.Event()

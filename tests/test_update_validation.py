@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 from domain.case_commands import AddNote, CommissionProvision
 from domain.case_state import CaseView
 from domain.provision import Provision, ProvisionKind
-from domain.stages import Stage, allowed_actions
+from domain.stages import Stage
 from tests.case_harness import OFFICER, case_world, notification, travel_to
 
 _UPDATE_EVENTS = {
@@ -58,7 +58,9 @@ async def test_wrong_stage_command_is_refused_before_it_enters_history(tmp_path)
         assert isinstance(cause, ApplicationError)
         assert cause.type == "ActionNotAllowed"
         assert cause.non_retryable
-        assert cause.details == ({"stage": "notified", "allowed_actions": allowed_actions(Stage.NOTIFIED)},)
+        # The refusal lists what the case view offers: the stage's actions that can succeed now.
+        assert cause.details == ({"stage": "notified", "allowed_actions": before.allowed_actions},)
+        assert "record_hospital_discharge" not in before.allowed_actions
         assert "commission_provision" not in cause.details[0]["allowed_actions"]
 
         # An accepted command, for contrast: it is recorded, accepted and completed.

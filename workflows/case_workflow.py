@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import case_transitions as transitions
     from domain import search_attributes as sa
     from domain.absence_threshold import refresh_threshold
+    from domain.case_actions import open_actions, reopen_until
     from domain.case_alarms import Alarm, fire, unfired_alarms
     from domain.case_commands import OpenCase, ReadModelWriteFailed
     from domain.case_context import CaseContext
@@ -53,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.ledger_models import PostingReceipt, RecoupmentPosting
     from domain.pending_tasks import pending_tasks
     from domain.school_calendar import SchoolCalendar, academic_year_of
-    from domain.stages import Action, Stage, allowed_actions
+    from domain.stages import Action, Stage
     from infra.logging import workflow_logger
 
 _EMAIL_RETRY = RetryPolicy(
@@ -93,12 +94,15 @@ class CaseWorkflow:
                 first_day_of_absence=case.first_day_of_absence,
                 expected_return=case.expected_return,
                 absence_days=sorted(set(case.absence_days)),
+                absence_half_days=sorted(set(case.absence_half_days) - set(case.absence_days)),
                 last_progress_on=now.date(),
             )
             record_event(self.state, at=now, actor=case.actor, action="notified",
                          summary=f"absence notified by school {case.school_urn}")
         self._rules: CaseRules | None = None
-        self._calendar: SchoolCalendar | None = None
+        self._legacy_rules = True  # set when the run starts (see `run`)
+        self._calendar: SchoolCalendar | None = None  # the council's
+        self._school_calendars: dict[str, SchoolCalendar] = {}  # schools that set their own dates
         self._lock = asyncio.Lock()
         self._wake = False
         self._read_model = ReadModelSync()  # what the read model holds, and when to write it
@@ -110,11 +114,28 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, case: OpenCase) -> CaseResult:
+        # The clocks as they are now (late notifications overdue from the start, reviews due from
+        # the day held, the threshold across 31 August, hospital referrals from the expected
+        # discharge, ...); a run begun before this patch keeps the rules it started with.
+        self._legacy_rules = not workflow.patched("case-rules-2026-12")
         await self._load_rules()
         if case.carried_state is None:
             async with self._lock:
                 refresh_threshold(self.state, self._ctx())
         await self._publish()
+        while True:
+            await self._run_open_case()
+            # A supervisor may reopen a case closed in error for a while: the case waits for that
+            # before it ends. Earlier runs ended at once.
+            if not workflow.patched("reopen-window-after-close") or not await self._reopened_in_window():
+                break
+        await self._drain()
+        await self._publish(wait=True)
+        return CaseResult(case_ref=self.state.case_ref, outcome=self.state.close_outcome,
+                          closed_on=self.state.closed_on, recoupment_total=str(self._recouped()))
+
+    async def _run_open_case(self) -> None:
+        """Sleep until each alarm and fire it, until the case closes."""
         while self.state.stage is not Stage.CLOSED:
             if workflow.info().is_continue_as_new_suggested():
                 await self._drain()
@@ -128,10 +149,23 @@ class CaseWorkflow:
                     await self._load_rules()
             if self._read_model.due(workflow.now()):
                 await self._publish()
+
+    async def _reopened_in_window(self) -> bool:
+        """Wait, the case closed, until a supervisor reopens it (True) or the window ends (False)."""
+        last = reopen_until(self.state, self._ctx())
+        if last is None:
+            return False
         await self._drain()
-        await self._publish(wait=True)
-        return CaseResult(case_ref=self.state.case_ref, outcome=self.state.close_outcome,
-                          closed_on=self.state.closed_on, recoupment_total=str(self._recouped()))
+        await self._publish(wait=True)  # lists show the closure while the window runs
+        ends = datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC)
+        try:
+            await workflow.wait_condition(lambda: self.state.stage is not Stage.CLOSED,
+                                          timeout=max(ends - workflow.now(), timedelta(0)),
+                                          timeout_summary=f"reopening window until {last.isoformat()}")
+        except TimeoutError:
+            pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state.stage is not Stage.CLOSED
 
     def _next_wait(self) -> tuple[timedelta | None, str]:
         """How long the main loop may sleep before it has work to do (None: until a command), and
@@ -208,6 +242,9 @@ class CaseWorkflow:
                 raise _rejection(rejected) from None
             self._log().info("command_applied", action=action.value, stage=self.state.stage.value)
             await self._carry_out(effects)
+            if (self.state.school_urn not in self._rules.schools_asked
+                    and workflow.patched("load-calendar-of-new-school")):
+                await self._load_rules()  # a new school may keep its own term dates
             caller_writes = self._after_command(cmd)
         return await self._answer(caller_writes)
 
@@ -281,7 +318,7 @@ class CaseWorkflow:
         return CaseView(
             state=self.state,
             pending_tasks=tasks,
-            allowed_actions=allowed_actions(self.state.stage),
+            allowed_actions=open_actions(self.state, self._ctx() if self._rules else None),
             next_deadline=min((t.due_on for t in tasks), default=None),
             overdue=any(t.overdue for t in tasks),
         )
@@ -387,11 +424,14 @@ class CaseWorkflow:
     async def _load_rules(self) -> None:
         year = academic_year_of(max(workflow.now().date(), self.state.first_day_of_absence))
         first = min(academic_year_of(self.state.first_day_of_absence), year) - 1
+        schools = sorted({self.state.school_urn, *(s.school_urn for s in self.state.school_spells)})
         self._rules = await workflow.execute_activity(
-            "load_case_rules", CaseRulesRequest(first_year=first, last_year=year + 2), result_type=CaseRules,
-            start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY, summary=RULES_SUMMARY,
+            "load_case_rules", CaseRulesRequest(first_year=first, last_year=year + 2, school_urns=schools),
+            result_type=CaseRules, start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
+            summary=RULES_SUMMARY,
         )
         self._calendar = SchoolCalendar(self._rules.calendar)
+        self._school_calendars = {urn: SchoolCalendar(data) for urn, data in self._rules.school_calendars.items()}
 
     def _calendar_running_out(self) -> bool:
         return workflow.now().date() + _CALENDAR_MARGIN > self._rules.calendar.last_day()
@@ -403,7 +443,10 @@ class CaseWorkflow:
     def _ctx(self) -> CaseContext:
         if self._rules is None or self._calendar is None:
             raise RuntimeError("case rules are not loaded yet")
-        return CaseContext(self._calendar, self._rules.clocks, self._rules.rates, workflow.now())
+        own = self._school_calendars.get(self.state.school_urn)
+        return CaseContext(own or self._calendar, self._rules.clocks, self._rules.rates, workflow.now(),
+                           legacy_rules=self._legacy_rules, calendars_by_school=self._school_calendars,
+                           council_calendar=self._calendar)
 
     def _recouped(self) -> Decimal:
         return sum((line.amount for line in self.state.recoupment_lines), Decimal(0))

@@ -1,7 +1,7 @@
 """The reports: caseload by stage, overdue and stalled cases, days to provision in school days,
 and recoupment by school and term to the penny."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -61,11 +61,26 @@ def test_days_to_provision_report(engine, keyring, calendar):
         assert report.median_days == 2.5
         assert report.p90_days == 10
         assert report.expected_days == 0
-        assert report.on_time == 2 and report.on_time_share == pytest.approx(2 / 6)
+        # The case waiting past its threshold is late too.
+        assert report.on_time == 2 and report.on_time_share == pytest.approx(2 / 7)
         assert report.waiting == 1 and report.unmeasurable == 0
         assert q.days_to_provision(session, calendar).waiting == 2
     # Across the Christmas holiday: 19 Dec 2025 (last day of term) -> 6 Jan 2026 is 2 school days.
     assert calendar.school_days_between(date(2025, 12, 19), date(2026, 1, 6)) == 2
+
+
+def test_days_to_provision_counts_late_notifications_and_waiting_cases_late(engine, keyring, calendar):
+    """A case notified after its 15-day point is late from the start: while it waits it lowers the
+    on-time share, and the report says how many were notified late."""
+    threshold = date(2025, 11, 21)
+    _write(engine, make_view("MN-25-L00001", threshold_date=threshold, provision_started_on=threshold), keyring)
+    late = datetime(2025, 12, 1, 9, tzinfo=UTC)  # notified after its threshold
+    _write(engine, make_view("MN-25-L00002", threshold_date=threshold, opened_at=late), keyring)
+    with session_scope(engine) as session:
+        report = q.days_to_provision(session, calendar, today=date(2025, 12, 2))
+    assert (report.cases, report.on_time, report.waiting) == (1, 1, 1)
+    assert report.on_time_share == pytest.approx(1 / 2)
+    assert report.notified_late == 1
 
 
 def test_days_to_provision_with_no_cases(engine, calendar):
