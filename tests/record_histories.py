@@ -23,6 +23,7 @@ import asyncio
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -172,9 +173,22 @@ async def stalled_case(world: World) -> CaseDriver:
     return case
 
 
-PATHS: dict[str, Callable[[World], Awaitable[CaseDriver]]] = {
-    path.__name__: path
-    for path in (
+@dataclass(frozen=True)
+class RecordedPath:
+    """A path and the generation it was first recorded in (1: the unsuffixed `<path>.json`). The
+    replay test checks that it has a file for every generation from that one to the latest."""
+
+    drive: Callable[[World], Awaitable[CaseDriver]]
+    introduced: int
+
+
+def _paths(introduced: int, *drives: Callable[[World], Awaitable[CaseDriver]]) -> dict[str, RecordedPath]:
+    return {d.__name__: RecordedPath(d, introduced) for d in drives}
+
+
+PATHS: dict[str, RecordedPath] = {
+    **_paths(
+        1,
         full_case_to_full_time_return,
         consent_refused_then_not_eligible,
         hospital_admission_and_discharge,
@@ -182,7 +196,7 @@ PATHS: dict[str, Callable[[World], Awaitable[CaseDriver]]] = {
         part_time_extended_three_times,
         school_change_mid_provision,
         stalled_case,
-    )
+    ),
 }
 
 
@@ -191,7 +205,8 @@ async def drive(name: str, as_the_api: bool = False) -> WorkflowHistory:
     with tempfile.TemporaryDirectory() as tmp:
         async with case_world(Path(tmp), encryption_keys=HISTORY_TEST_KEY) as world:
             world.as_the_api = as_the_api
-            case = await PATHS[name](world)
+            case = await PATHS[name].drive(world)
+            await case.settle()  # never a history that ends mid-task or with an activity still running
             return await case.handle.fetch_history()
 
 
