@@ -1,5 +1,6 @@
 """Cases already running must keep running after a deploy: every recorded history in tests/histories
-(recorded by `python -m tests.record_histories`) replays against the current workflow code without
+(recorded by `python -m tests.record_histories`) replays against the current workflow code (cases
+with `CaseWorkflow`, the retention sweep with `RetentionSweepWorkflow`) without
 a nondeterminism error. A failure here means the change would break open cases on the next worker
 restart; guard it with `workflow.patched` (README, "Changing workflow code safely").
 
@@ -19,6 +20,7 @@ from tests.case_harness import workflow_task_done
 from tests.record_histories import HISTORIES, HISTORY_TEST_KEY, PATHS
 from tests.support import make_settings
 from workflows.case_workflow import CaseWorkflow
+from workflows.retention_sweep import RetentionSweepWorkflow
 
 
 def history_files() -> list[Path]:
@@ -74,6 +76,7 @@ def test_recorded_history_ends_at_a_completed_workflow_task(path: Path) -> None:
 @pytest.mark.parametrize("path", history_files(), ids=lambda p: p.stem)
 async def test_recorded_history_replays_on_current_code(path: Path, tmp_path: Path) -> None:
     history = load_history(path)
-    assert len(history.events) > 20, "a recorded case history is never this short"
-    result = await replayer_for(CaseWorkflow, base=tmp_path).replay_workflow(history, raise_on_replay_failure=False)
+    assert len(history.events) > 20, "a recorded history is never this short"
+    replayer = replayer_for(CaseWorkflow, RetentionSweepWorkflow, base=tmp_path)  # each by its workflow type
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"
