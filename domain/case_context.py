@@ -19,6 +19,10 @@ class CaseContext:
     #: False only while a case applies again a command it accepted before the school-day, grace and
     #: part-time rules (`domain.command_dates`); the workflow sets it (patch `school-day-and-plan-rules`).
     strict: bool = True
+    #: False only while a case applies again a command it accepted before the letters and invites of
+    #: patch `letters-and-invites` (no cancellations, one decision letter to parent and school, the
+    #: ending email when a plan is agreed, no plan rewritten on an extension); the workflow sets it.
+    letters: bool = True
 
     @classmethod
     def from_rules(cls, rules: CaseRules, now: datetime) -> "CaseContext":

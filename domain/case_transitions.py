@@ -11,9 +11,8 @@ from domain.case_context import CaseContext
 from domain.case_effects import (
     Effects,
     email,
-    officer_or_supervisors,
+    evidence_email,
     parent,
-    professional,
     record_event,
     school,
 )
@@ -31,12 +30,12 @@ from domain.case_state import (
 from domain.command_dates import DATE_HORIZON, check_date_rules, check_dates, require_school_day
 from domain.command_registry import APPLIES, CHECKS, COMMAND_TYPES, require_every_action, rule
 from domain.command_rejection import CommandRejected, invalid
-from domain.document_models import GeneratedDocument
 from domain.email_models import EmailTemplate
+from domain.letters import decision_letters, plan_document
 from domain.provision import total_hours
 from domain.recoupment import SchoolSpell
 from domain.recoupment_charges import settlement_lines
-from domain.review_invites import review_invite
+from domain.review_invites import cancel_meeting, invitees, review_invite, schedule_meeting
 from domain.stages import Action, Stage, allowed_actions, is_allowed
 from domain.supervisor_alerts import raise_alert
 
@@ -170,8 +169,8 @@ def _request_evidence(state: CaseState, cmd: c.RequestEvidence, ctx: CaseContext
             continue
         state.evidence_requests.append(EvidenceRequest(professional_id=pid, requested_on=ctx.today))
         effects.emails.append(
-            email(state, _key(state, f"evidence-request:{pid}"), EmailTemplate.EVIDENCE_REQUEST,
-                  [professional(by_id[pid])], on=ctx.today)
+            evidence_email(state, _key(state, f"evidence-request:{pid}"), EmailTemplate.EVIDENCE_REQUEST,
+                           by_id[pid], on=ctx.today)
         )
     return f"evidence requested from {len(effects.emails)} professional(s)", effects
 
@@ -217,20 +216,12 @@ def _decide(state: CaseState, cmd: c.Decide, ctx: CaseContext) -> tuple[str, Eff
         state.evidence_opened_on = ctx.today
         state.evidence_closed_on = None
         return "more evidence needed before a decision", Effects()
-    letter = email(state, _key(state, "decision"), EmailTemplate.DECISION_LETTER, [parent(state), school(state)],
-                   on=ctx.today, detail=_DECISION_WORDS[cmd.outcome])
+    letters = decision_letters(state, cmd.outcome, cmd.reason, ctx, key=_key(state, "decision"))
     if cmd.outcome is c.DecisionOutcome.NOT_ELIGIBLE:
         _close(state, c.CloseOutcome.NOT_ELIGIBLE, ctx.today, cmd.reason)
     else:
         state.stage = Stage.COMMISSIONING
-    return f"decision: {cmd.outcome.value}", Effects(emails=[letter])
-
-
-_DECISION_WORDS = {
-    c.DecisionOutcome.LA_PROVISION: "The local authority will arrange education for your child.",
-    c.DecisionOutcome.SCHOOL_WORK: "Your child's school will provide work, with advice from the Inclusion Service.",
-    c.DecisionOutcome.NOT_ELIGIBLE: "The Inclusion Service will not arrange education at this time.",
-}
+    return f"decision: {cmd.outcome.value}", Effects(emails=letters)
 
 
 # --- provision and officer -------------------------------------------------------------------------
@@ -303,10 +294,9 @@ def _schedule_review(state: CaseState, cmd: c.ScheduleReview, ctx: CaseContext) 
     if review is None:
         review = Review(id=f"review-{len(state.reviews) + 1}", due_on=cmd.on)
         state.reviews.append(review)
-    review.scheduled_on = cmd.on
+    schedule_meeting(review, cmd.on)
     invite = email(state, _key(state, f"review-invite:{review.id}"), EmailTemplate.REVIEW_INVITATION,
-                   [parent(state), school(state), officer_or_supervisors(state)], on=cmd.on,
-                   invite=review_invite(state, review, ctx))
+                   invitees(state), on=cmd.on, invite=review_invite(state, review, ctx))
     return f"{review.id} scheduled for {cmd.on.isoformat()}", Effects(emails=[invite])
 
 
@@ -324,12 +314,15 @@ def _review_outcome(state: CaseState, cmd: c.RecordReviewOutcome, ctx: CaseConte
     review = state.next_review
     if review is None:  # _check_review_outcome refuses this first
         raise invalid(state, "no review is scheduled")
-    review.held_on, review.outcome, review.notes = cmd.held_on, cmd.outcome, cmd.notes
     effects = Effects()
+    if ctx.letters and review.scheduled_on is not None and cmd.held_on < review.scheduled_on:
+        # Held before the day it was scheduled for: that meeting is still in everyone's calendar.
+        effects.emails += cancel_meeting(state, review, ctx, _key(state, f"review-cancel:{review.id}"))
+    review.held_on, review.outcome, review.notes = cmd.held_on, cmd.outcome, cmd.notes
     if cmd.outcome is c.ReviewOutcome.CLOSE:
         if cmd.close_outcome is None:  # RecordReviewOutcome requires it for CLOSE
             raise invalid(state, "close_outcome is required to close at a review")
-        effects = _close(state, cmd.close_outcome, cmd.held_on, "closed at TAS review", ctx)
+        effects.extend(_close(state, cmd.close_outcome, cmd.held_on, "closed at TAS review", ctx))
     else:
         next_due = ctx.after(max(cmd.held_on, ctx.today), ctx.clocks.review_interval_days)
         state.reviews.append(Review(id=f"review-{len(state.reviews) + 1}", due_on=next_due))
@@ -387,19 +380,12 @@ def _agree_plan(state: CaseState, cmd: c.AgreeReintegrationPlan, ctx: CaseContex
         start_date=cmd.start_date, end_date=cmd.end_date, hours_per_week=cmd.hours_per_week,
         original_end_date=kept.original_end_date if kept else cmd.end_date, extensions=kept.extensions if kept else [])
     state.stage = Stage.REINTEGRATING
-    plan = GeneratedDocument(
-        case_ref=state.case_ref,
-        kind="reintegration_plan",
-        title=f"Reintegration plan {state.case_ref}",
-        body=(
-            f"Part-time timetable of {cmd.hours_per_week:g} hours a week from {cmd.start_date.isoformat()} "
-            f"to {cmd.end_date.isoformat()}, when the child returns full-time or the plan is reviewed.\n"
-            f"Named education officer: {state.officer or 'to be assigned'}.\n"
-        ),
-    )
-    mail = email(state, _key(state, "plan"), EmailTemplate.PART_TIME_ENDING, [parent(state), school(state)],
-                 on=cmd.end_date, detail=f"A part-time timetable runs from {cmd.start_date.isoformat()}.")
-    return f"reintegration plan agreed to {cmd.end_date.isoformat()}", Effects(emails=[mail], documents=[plan])
+    effects = Effects(documents=[plan_document(state, state.reintegration)])
+    if not ctx.letters:  # before: the ending email went out on agreement (now only near the end, by alarm)
+        effects.emails.append(email(state, _key(state, "plan"), EmailTemplate.PART_TIME_ENDING,
+                                    [parent(state), school(state)], on=cmd.end_date,
+                                    detail=f"A part-time timetable runs from {cmd.start_date.isoformat()}."))
+    return f"reintegration plan agreed to {cmd.end_date.isoformat()}", effects
 
 
 def _check_extension(state: CaseState, cmd: c.ExtendReintegration, ctx: CaseContext) -> None:
@@ -416,7 +402,7 @@ def _extend(state: CaseState, cmd: c.ExtendReintegration, ctx: CaseContext) -> t
         raise invalid(state, "there is no part-time timetable to extend")
     plan.extensions.append(Extension(new_end_date=cmd.new_end_date, reason=cmd.reason, agreed_on=ctx.today))
     plan.end_date = cmd.new_end_date
-    effects = Effects()
+    effects = Effects(documents=[plan_document(state, plan)] if ctx.letters else [])
     n = len(plan.extensions)
     if n > ctx.clocks.part_time_extensions_before_alert:
         detail = f"part-time timetable extended {n} times (now to {cmd.new_end_date.isoformat()})"
@@ -476,6 +462,8 @@ def _close(state: CaseState, outcome: c.CloseOutcome, on: date, reason: str | No
     state.closed_on = on
     state.close_reason = reason
     effects = Effects()
+    if ctx is not None and ctx.letters:  # the review left in calendars will not take place
+        effects.emails += cancel_meeting(state, state.next_review, ctx, _key(state, "review-cancel"))
     if ctx is not None:
         effects.recoupment = settlement_lines(state, ctx, until=on - timedelta(days=1))
         effects.emails.append(email(state, _key(state, "closed"), EmailTemplate.CASE_CLOSED,
