@@ -32,6 +32,8 @@ from temporalio.client import WorkflowHistory
 from domain.case_commands import (
     AgreeReintegrationPlan,
     ChangeSchool,
+    CloseCase,
+    CloseOutcome,
     CommissionProvision,
     ConfirmFullTimeReturn,
     ConsentDecision,
@@ -47,6 +49,7 @@ from domain.case_commands import (
     RequestConsent,
     RequestEvidence,
     ReviewOutcome,
+    ScheduleReview,
 )
 from domain.people import HealthProfessional, ProfessionalRole
 from domain.provision import Provision, ProvisionKind
@@ -165,6 +168,19 @@ async def school_change_mid_provision(world: World) -> CaseDriver:
     return case
 
 
+async def review_moved_then_case_closed(world: World) -> CaseDriver:
+    """A TAS review invited, moved (a higher SEQUENCE), then cancelled by the case's closure (from
+    generation 6, patch `letters-and-invites`)."""
+    case = await _open(world, "MN-30-RPLY08")
+    await _to_provision(case, date(2030, 1, 21))
+    await case.do("schedule_review", ScheduleReview(actor=OFFICER, on=date(2030, 2, 4)))
+    await case.go_to(date(2030, 1, 28))
+    await case.do("schedule_review", ScheduleReview(actor=OFFICER, on=date(2030, 2, 5)))
+    await case.do("close", CloseCase(actor=OFFICER, outcome=CloseOutcome.LEFT_AREA, reason="Family moved away"))
+    await case.handle.result()
+    return case
+
+
 async def stalled_case(world: World) -> CaseDriver:
     case = await _open(world, "MN-30-RPLY07")
     await case.go_to(date(2030, 1, 21))  # ten school days with no progress
@@ -182,6 +198,7 @@ PATHS: dict[str, Callable[[World], Awaitable[CaseDriver]]] = {
         part_time_extended_three_times,
         school_change_mid_provision,
         stalled_case,
+        review_moved_then_case_closed,
     )
 }
 
