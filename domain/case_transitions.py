@@ -6,12 +6,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from domain import case_commands as c
+from domain import review_invites as invites
 from domain.absence_threshold import refresh_threshold
 from domain.case_context import CaseContext
 from domain.case_effects import (
     Effects,
     email,
     evidence_email,
+    officer_or_supervisors,
     parent,
     record_event,
     school,
@@ -268,10 +270,12 @@ def _commission(state: CaseState, cmd: c.CommissionProvision, ctx: CaseContext) 
 
 
 def _assign(state: CaseState, officer: str, ctx: CaseContext) -> Effects:
+    before = officer_or_supervisors(state)
     state.officer = officer
     mail = email(state, _key(state, f"officer:{officer}"), EmailTemplate.OFFICER_ASSIGNED, [parent(state)],
                  on=ctx.today)
-    return Effects(emails=[mail])
+    return Effects(emails=[mail, *invites.replace_invitee(state, before, ctx, _key(state, "review-reinvite"),
+                                                           invites.OFFICER_CHANGED)])
 
 
 @rule(Action.ASSIGN_OFFICER)
@@ -315,9 +319,10 @@ def _review_outcome(state: CaseState, cmd: c.RecordReviewOutcome, ctx: CaseConte
     if review is None:  # _check_review_outcome refuses this first
         raise invalid(state, "no review is scheduled")
     effects = Effects()
-    if ctx.letters and review.scheduled_on is not None and cmd.held_on < review.scheduled_on:
+    if review.scheduled_on is not None and cmd.held_on < review.scheduled_on:
         # Held before the day it was scheduled for: that meeting is still in everyone's calendar.
-        effects.emails += cancel_meeting(state, review, ctx, _key(state, f"review-cancel:{review.id}"))
+        effects.emails += cancel_meeting(state, review, ctx, _key(state, f"review-cancel:{review.id}"),
+                                         invites.HELD_EARLIER)
     review.held_on, review.outcome, review.notes = cmd.held_on, cmd.outcome, cmd.notes
     if cmd.outcome is c.ReviewOutcome.CLOSE:
         if cmd.close_outcome is None:  # RecordReviewOutcome requires it for CLOSE
@@ -433,9 +438,11 @@ def _change_school(state: CaseState, cmd: c.ChangeSchool, ctx: CaseContext) -> t
         ending = state.school_spells[-1].model_copy(update={"to_date": cmd.effective_on - timedelta(days=1)})
         state.school_spells[-1] = ending
         state.school_spells.append(SchoolSpell(school_urn=cmd.new_school_urn, from_date=cmd.effective_on, to_date=None))
-    old = state.school_urn
+    old, invited = state.school_urn, school(state)
     state.school_urn = cmd.new_school_urn
-    return f"school changed from {old} to {cmd.new_school_urn} on {cmd.effective_on.isoformat()}", Effects()
+    effects = Effects(emails=invites.replace_invitee(state, invited, ctx, _key(state, "review-reinvite"),
+                                                     invites.SCHOOL_MOVED))
+    return f"school changed from {old} to {cmd.new_school_urn} on {cmd.effective_on.isoformat()}", effects
 
 
 @rule(Action.ADD_NOTE)
@@ -462,9 +469,9 @@ def _close(state: CaseState, outcome: c.CloseOutcome, on: date, reason: str | No
     state.closed_on = on
     state.close_reason = reason
     effects = Effects()
-    if ctx is not None and ctx.letters:  # the review left in calendars will not take place
-        effects.emails += cancel_meeting(state, state.next_review, ctx, _key(state, "review-cancel"))
-    if ctx is not None:
+    if ctx is not None:  # the review left in calendars will not take place
+        effects.emails += cancel_meeting(state, state.next_review, ctx, _key(state, "review-cancel"),
+                                         invites.CASE_CLOSED)
         effects.recoupment = settlement_lines(state, ctx, until=on - timedelta(days=1))
         effects.emails.append(email(state, _key(state, "closed"), EmailTemplate.CASE_CLOSED,
                                     [parent(state), school(state)], on=on))

@@ -31,15 +31,43 @@ def schedule_meeting(review: Review, on: date) -> None:
     review.scheduled_on = on
 
 
-def cancel_meeting(state: CaseState, review: Review | None, ctx: CaseContext, key: str) -> list[EmailRequest]:
-    """The cancellation of a scheduled meeting that has not taken place yet (none for a review nobody
-    scheduled, or one whose day has passed)."""
-    if review is None or review.scheduled_on is None or review.scheduled_on < ctx.today:
+CASE_CLOSED = "the case is closed, so the meeting will not take place."
+HELD_EARLIER = "the review was held earlier, so this meeting will not take place."
+SCHOOL_MOVED = "the pupil has moved to another school, which is invited in your place."
+OFFICER_CHANGED = "another named education officer now leads the case and is invited in your place."
+
+
+def _upcoming(review: Review | None, ctx: CaseContext) -> bool:
+    """A meeting that is still to take place, in a case under patch `letters-and-invites` (`ctx.letters`:
+    before it, no cancellation or new invitation was sent)."""
+    return ctx.letters and review is not None and review.scheduled_on is not None and review.scheduled_on >= ctx.today
+
+
+def cancel_meeting(state: CaseState, review: Review | None, ctx: CaseContext, key: str, why: str,
+                   ) -> list[EmailRequest]:
+    """The cancellation, to everyone invited, of a scheduled meeting that has not taken place yet (none
+    for a review nobody scheduled, or one whose day has passed)."""
+    if review is None or not _upcoming(review, ctx):
         return []
     review.invite_sequence += 1
-    invite = review_invite(state, review, ctx)
-    if invite is None:
+    return [_cancellation(state, review, ctx, key, invitees(state), why)]
+
+
+def replace_invitee(state: CaseState, removed: MailRecipient, ctx: CaseContext, key: str, why: str,
+                    ) -> list[EmailRequest]:
+    """After the school or the officer changed: the one no longer invited gets a cancellation, and
+    everyone now invited the meeting again (one new SEQUENCE for both, as RFC 5546 removes an attendee)."""
+    review = state.next_review
+    if review is None or not _upcoming(review, ctx) or removed in invitees(state):
         return []
-    invite = invite.model_copy(update={"method": "CANCEL"})
-    return [email(state, key, EmailTemplate.REVIEW_CANCELLED, invitees(state), on=review.scheduled_on,
-                  invite=invite)]
+    review.invite_sequence += 1
+    invite = email(state, key, EmailTemplate.REVIEW_INVITATION, invitees(state), on=review.scheduled_on,
+                   invite=review_invite(state, review, ctx))
+    return [_cancellation(state, review, ctx, f"{key}:cancel", [removed], why), invite]
+
+
+def _cancellation(state: CaseState, review: Review, ctx: CaseContext, key: str, to: list[MailRecipient],
+                  why: str) -> EmailRequest:
+    invite = review_invite(state, review, ctx)
+    invite = invite.model_copy(update={"method": "CANCEL"}) if invite else None
+    return email(state, key, EmailTemplate.REVIEW_CANCELLED, to, on=review.target_date, detail=why, invite=invite)

@@ -17,6 +17,7 @@ from tests.rule_fixtures import (
     CONSULTANT,
     OFFICER_NAME,
     OFFICER_TO,
+    OTHER_SCHOOL_URN,
     PARENT_TO,
     SCHOOL_TO,
     alarm_named,
@@ -125,6 +126,38 @@ def test_a_case_replaying_a_close_it_accepted_before_invites_were_cancelled_send
     effects = apply(state, Action.CLOSE, c.CloseCase(actor=CASEWORKER, outcome=c.CloseOutcome.LEFT_AREA),
                     old_rules(date(2030, 3, 5)))
     assert [m for m, _ in mails(effects)] == ["case_closed"]
+
+
+def test_a_school_change_cancels_the_meeting_for_the_old_school_and_invites_the_new_one():
+    state = in_provision()
+    schedule(state, date(2030, 3, 12), date(2030, 3, 1))
+    effects = apply(state, Action.CHANGE_SCHOOL, c.ChangeSchool(
+        actor=CASEWORKER, new_school_urn=OTHER_SCHOOL_URN, effective_on=date(2030, 3, 4)), ctx(date(2030, 3, 4)))
+    cancel, invite = effects.emails
+    assert mails(effects) == [("review_cancelled", [SCHOOL_TO]),
+                              ("review_invitation", [PARENT_TO, ("school", OTHER_SCHOOL_URN), OFFICER_TO])]
+    assert (cancel.invite.uid, cancel.invite.method, cancel.invite.sequence) == (UID, "CANCEL", 1)
+    assert (invite.invite.uid, invite.invite.method, invite.invite.sequence) == (UID, "REQUEST", 1)
+    assert "moved to another school" in cancel.context["detail"]
+
+
+def test_a_new_officer_is_invited_in_place_of_the_old_one():
+    state = in_provision()
+    schedule(state, date(2030, 3, 12), date(2030, 3, 1))
+    effects = apply(state, Action.ASSIGN_OFFICER, c.AssignOfficer(actor=CASEWORKER, officer="officer-kp"),
+                    ctx(date(2030, 3, 4)))
+    assert mails(effects) == [("officer_assigned", [PARENT_TO]), ("review_cancelled", [OFFICER_TO]),
+                              ("review_invitation", [PARENT_TO, SCHOOL_TO, ("officer", "officer-kp")])]
+    assert [m.invite.sequence for m in effects.emails[1:]] == [1, 1]
+
+
+def test_each_cancellation_says_why():
+    state = in_provision()
+    schedule(state, date(2030, 3, 12), date(2030, 3, 1))
+    effects = apply(state, Action.CLOSE, c.CloseCase(actor=CASEWORKER, outcome=c.CloseOutcome.LEFT_AREA),
+                    ctx(date(2030, 3, 5)))
+    [cancel] = [m for m in effects.emails if m.template.value == "review_cancelled"]
+    assert "case is closed" in cancel.context["detail"]
 
 
 # --- part-time timetables --------------------------------------------------------------------------

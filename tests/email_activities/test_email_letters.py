@@ -162,6 +162,7 @@ async def test_a_cancelled_meeting_is_sent_with_method_cancel(activities, smtp_s
     cancelled = review_invitation("invite-cancelled")
     cancelled.template = EmailTemplate.REVIEW_CANCELLED
     cancelled.invite = cancelled.invite.model_copy(update={"sequence": 3, "method": "CANCEL"})
+    cancelled.context["detail"] = "the case is closed, so the meeting will not take place."
     _, _, message = await send(activities, smtp_server, cancelled)
     part, calendar = calendar_of(message)
     [event] = calendar.walk("VEVENT")
@@ -171,3 +172,4 @@ async def test_a_cancelled_meeting_is_sent_with_method_cancel(activities, smtp_s
     assert event.get("ATTENDEE")
     body = body_of(message)
     assert "cancelled" in body.lower() and "Wednesday 12 November 2025" in body
+    assert "the case is closed, so the meeting will not take place." in body
