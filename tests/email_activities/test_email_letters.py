@@ -78,6 +78,20 @@ async def test_mail_for_an_officer_goes_to_their_directory_address(activities, s
     assert rcpts == ["jo.bloggs@council.example.gov.uk"]
 
 
+def test_a_request_built_before_the_directory_still_names_the_officer(tmp_path):
+    """A request already in a workflow's history names the officer by login in `officer` only."""
+    from activities.mail_directory import filled_context
+
+    settings = make_settings(tmp_path, officers=OFFICERS)
+    old = request(EmailTemplate.OFFICER_ASSIGNED, [PARENT_TO], "old", officer="officer-jb")
+    assert "officer_ref" not in old.context
+    filled = filled_context(old, settings)
+    assert (filled["officer"], filled["officer_contact"]) == (
+        "Jo Bloggs", "email at jo.bloggs@council.example.gov.uk or telephone on 0116 305 0000")
+    unassigned = request(EmailTemplate.DECISION_NOTICE_SCHOOL, [SCHOOL_TO], "none", officer="to be assigned")
+    assert filled_context(unassigned, settings)["officer"] == "to be assigned"
+
+
 def test_the_plan_document_names_the_officer_with_their_contact_details(tmp_path):
     settings = make_settings(tmp_path, officers=OFFICERS)
     doc = GeneratedDocument(case_ref=CASE, kind="reintegration_plan", title=f"Reintegration plan {CASE}",
