@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio import activity
 
+from activities.mail_directory import officer_details
 from domain.document_models import GeneratedDocument, StoredDocument
 from infra.document_store import PLAIN_TEXT, DocumentStore
 from infra.encryption import Keyring
@@ -28,7 +29,9 @@ from readmodel.tables import DocumentRow
 STORED_BY = "system"
 
 
-def render_document(doc: GeneratedDocument) -> bytes:
+def render_document(doc: GeneratedDocument, settings: Settings | None = None) -> bytes:
+    """The document's text; a named officer (`officer_ref`) by name and contact details from the officer
+    directory in `settings`."""
     lines = [
         f"# {doc.title}",
         "",
@@ -39,6 +42,9 @@ def render_document(doc: GeneratedDocument) -> bytes:
         doc.body.strip(),
         "",
     ]
+    details = officer_details(settings, doc.officer_ref) if settings is not None else None
+    if details is not None:
+        lines[-1:-1] = [f"Named education officer: {details.in_brackets}."]
     return "\n".join(lines).encode("utf-8")
 
 
@@ -56,7 +62,7 @@ class DocumentActivities:
 
     @activity.defn
     def store_generated_document(self, doc: GeneratedDocument) -> StoredDocument:
-        stored = self.store.put(render_document(doc), content_type=PLAIN_TEXT, case_ref=doc.case_ref)
+        stored = self.store.put(render_document(doc, self.settings), content_type=PLAIN_TEXT, case_ref=doc.case_ref)
         self._record(doc, stored)
         activity_logger(case_ref=doc.case_ref).info("document_stored", kind=doc.kind, doc_ref=stored.doc_ref)
         return stored

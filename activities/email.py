@@ -16,7 +16,10 @@
   row, so only one of them can ever hand the message over.
 - SMTP (aiosmtplib) when `smtp_host` is set; otherwise an `.eml` file in `outbox_dir`.
 - Several recipients are never shown each other's addresses: they go in the envelope, the `To`
-  header says `undisclosed-recipients:;`.
+  header says `undisclosed-recipients:;`. A meeting's calendar invitation is the exception RFC 5546
+  makes: it lists everyone invited (parent, school, officer: the case's own team) as ATTENDEEs.
+- Settings fill in what a letter quotes about the council (`activities/mail_directory.py`): the named
+  officer's name and contact details from the officer directory, and the complaints route.
 - Errors carry no addresses or content: Temporal stores failure messages in workflow histories.
 """
 
@@ -37,10 +40,8 @@ from email.utils import formataddr, formatdate
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiosmtplib
-from icalendar import Calendar, Event, vCalAddress
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +49,9 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.email_models import CalendarInvite, EmailReceipt, EmailRequest, EmailTemplate, RecipientRole
+from activities.email_calendar import SENDER_NAME, build_ics
+from activities.mail_directory import address_of, display_name_of, filled_context
+from domain.email_models import EmailReceipt, EmailRequest, EmailTemplate
 from infra.logging import activity_logger, get_logger
 from infra.settings import Settings
 from readmodel.database import get_engine, is_unavailable, session_scope
@@ -57,9 +60,7 @@ from readmodel.tables import SentEmail
 _log = get_logger(__name__)
 
 TEMPLATE_DIR = Path(__file__).parent / "email_templates"
-SENDER_NAME = "Inclusion Service"
 SMTP_TIMEOUT_SECONDS = 30.0
-LOCAL_TIMEZONE = ZoneInfo("Europe/London")
 
 
 # -- templates ----------------------------------------------------------------------------------
@@ -114,45 +115,17 @@ def outbox_file_for(outbox_dir: Path, message_id: str) -> Path:
 
 
 def resolve_recipients(request: EmailRequest, settings: Settings) -> list[str]:
-    addresses: list[str] = []
+    return [address for address, _ in _people(request, settings)]
+
+
+def _people(request: EmailRequest, settings: Settings) -> list[tuple[str, str | None]]:
+    """Each recipient's address (once) and name, in order."""
+    people: list[tuple[str, str | None]] = []
     for recipient in request.recipients:
-        match recipient.role:
-            case RecipientRole.PARENT | RecipientRole.PROFESSIONAL:
-                address = recipient.address
-            case RecipientRole.OFFICER:
-                address = f"{recipient.ref}@{settings.officer_mail_domain}" if recipient.ref else None
-            case RecipientRole.SUPERVISORS:
-                address = str(settings.supervisor_mailbox)
-            case RecipientRole.SCHOOL:
-                ref = recipient.ref
-                address = settings.school_mailbox_template.format(urn=ref) if ref else None
-        if address and address.lower() not in (a.lower() for a in addresses):
-            addresses.append(str(address))
-    return addresses
-
-
-def build_ics(invite: CalendarInvite, organizer: str) -> str:
-    starts = invite.starts_at
-    if starts.tzinfo is None:
-        starts = starts.replace(tzinfo=LOCAL_TIMEZONE)
-    starts = starts.astimezone(UTC)
-    cal = Calendar()
-    cal.add("prodid", "-//Inclusion Service//casework//EN")
-    cal.add("version", "2.0")
-    cal.add("method", "REQUEST")
-    event = Event()
-    event.add("uid", invite.uid)
-    event.add("dtstamp", datetime.now(UTC))
-    event.add("dtstart", starts)
-    event.add("dtend", starts + timedelta(minutes=invite.duration_minutes))
-    event.add("summary", invite.summary)
-    event.add("location", invite.location)
-    event.add("sequence", 0)
-    org = vCalAddress(f"mailto:{organizer}")
-    org.params["cn"] = SENDER_NAME
-    event["organizer"] = org
-    cal.add_component(event)
-    return cal.to_ical().decode("utf-8")
+        address = address_of(recipient, settings)
+        if address and address.lower() not in (a.lower() for a, _ in people):
+            people.append((str(address), display_name_of(recipient, request, settings)))
+    return people
 
 
 # Bodies in quoted-printable: plain ASCII stays readable in the raw message (and the outbox files),
@@ -166,14 +139,15 @@ def build_message(request: EmailRequest, settings: Settings, addresses: list[str
 
     Built with the classic `email.mime` classes: the `EmailMessage` API re-parses every header it is
     given, which made building a message cost milliseconds of the worker's time."""
-    subject, body = render(request.template, request.case_ref, request.context)
+    subject, body = render(request.template, request.case_ref, filled_context(request, settings))
     text = MIMEText(body, "plain", _UTF8_QP)
     msg: Message = text
     if request.invite is not None:
         msg = MIMEMultipart("mixed")
         msg.attach(text)
-        invite = MIMEText(build_ics(request.invite, str(settings.mail_from)), "calendar", _UTF8_QP)
-        invite.set_param("method", "REQUEST")
+        ics = build_ics(request.invite, str(settings.mail_from), _people(request, settings))
+        invite = MIMEText(ics, "calendar", _UTF8_QP)
+        invite.set_param("method", request.invite.method)
         invite.add_header("Content-Disposition", "attachment", filename="invite.ics")
         msg.attach(invite)
     msg["From"] = formataddr((SENDER_NAME, str(settings.mail_from)))
@@ -353,7 +327,7 @@ class EmailActivities:
 
         addresses = resolve_recipients(request, self.settings)
         if not addresses:
-            render(request.template, request.case_ref, request.context)  # a broken template still surfaces
+            render(request.template, request.case_ref, filled_context(request, self.settings))  # a broken template still surfaces
             log.info("email_skipped", via="skipped", reason="no recipient address")
             return EmailReceipt(message_id=message_id, via="skipped")
         msg = build_message(request, self.settings, addresses, message_id)

@@ -13,9 +13,9 @@ from domain.case_context import CaseContext
 from domain.case_effects import (
     Effects,
     email,
+    evidence_email,
     officer_or_supervisors,
     parent,
-    professional,
     record_event,
     school,
 )
@@ -113,7 +113,7 @@ def fire(state: CaseState, alarm: Alarm, ctx: CaseContext) -> Effects:
         case "evidence-chase":
             who = next((p for p in state.professionals if p.id == alarm.subject), None)
             if who is not None:
-                effects.emails.append(email(state, key, EmailTemplate.EVIDENCE_CHASER, [professional(who)], on=on))
+                effects.emails.append(evidence_email(state, key, EmailTemplate.EVIDENCE_CHASER, who, on=on))
             summary = f"evidence chased from {alarm.subject}"
         case "evidence-deadline":
             state.stage = Stage.DECIDING
@@ -133,8 +133,10 @@ def fire(state: CaseState, alarm: Alarm, ctx: CaseContext) -> Effects:
                                               template=EmailTemplate.REVIEW_ESCALATION))
             summary = f"overdue {alarm.subject} escalated to supervisors"
         case "part-time-reminder" | "part-time-end":
+            # Parent and school are told once, near the end (the reminder setting); on the day, the officer.
+            told = [parent(state), school(state)] if alarm.kind == "part-time-reminder" else []
             effects.emails.append(email(state, key, EmailTemplate.PART_TIME_ENDING,
-                                        [parent(state), school(state), officer_or_supervisors(state)],
+                                        [*told, officer_or_supervisors(state)],
                                         on=state.reintegration.end_date if state.reintegration else on,
                                         detail="Please confirm the full-time return, or agree an extension."))
         case "hospital-referral":

@@ -9,6 +9,7 @@ settlement stopped (nothing is charged twice), and parent and school are told.""
 from datetime import date, timedelta
 
 from domain import case_commands as c
+from domain import review_invites as invites
 from domain.case_actions import reopen_until
 from domain.case_context import CaseContext
 from domain.case_effects import Effects, email, parent, school
@@ -18,6 +19,7 @@ from domain.command_rejection import invalid
 from domain.email_models import EmailTemplate
 from domain.people import Role
 from domain.recoupment_charges import settlement_lines
+from domain.review_invites import cancel_meeting
 from domain.stages import Action, Stage
 
 
@@ -37,6 +39,9 @@ def close(state: CaseState, outcome: c.CloseOutcome, on: date, reason: str | Non
     state.close_reason = reason
     state.closed_at = ctx.now
     effects = Effects()
+    if tell:  # the review left in calendars will not take place
+        effects.emails += cancel_meeting(state, state.next_review, ctx, _key(state, "review-cancel"),
+                                         invites.CASE_CLOSED)
     effects.recoupment = settlement_lines(state, ctx, until=on - timedelta(days=1))
     if tell:
         effects.emails.append(email(state, _key(state, "closed"), EmailTemplate.CASE_CLOSED,

@@ -28,6 +28,10 @@ class CaseContext:
     #: is the current school's. `council_calendar` is the council's (None: `calendar` is it).
     calendars_by_school: Mapping[str, SchoolCalendar] = field(default_factory=dict)
     council_calendar: SchoolCalendar | None = None
+    #: False only while a case applies again a command it accepted before the letters and invites of
+    #: patch `letters-and-invites` (no cancellations, one decision letter to parent and school, the
+    #: ending email when a plan is agreed, no plan rewritten on an extension); the workflow sets it.
+    letters: bool = True
 
     @classmethod
     def from_rules(cls, rules: CaseRules, now: datetime, *, legacy_rules: bool = False) -> "CaseContext":

@@ -51,6 +51,24 @@ def professional(p: HealthProfessional) -> MailRecipient:
     return MailRecipient(role=RecipientRole.PROFESSIONAL, address=p.email, ref=p.id)
 
 
+def evidence_email(state: CaseState, key: str, template: EmailTemplate, who: HealthProfessional, *,
+                   on: date) -> EmailRequest:
+    """An email to a health professional the parent consented to us contacting: it identifies the patient
+    (name and date of birth), which is why it goes only to such a professional."""
+    mail = email(state, key, template, [professional(who)], on=on)
+    born = state.child.date_of_birth
+    mail.context.update({
+        "child_date_of_birth": f"{born.day} {born:%B %Y}",
+        "professional_name": who.name,
+        "consent_date": _day(state.consent_decided_on or on),
+    })
+    return mail
+
+
+def _day(on: date) -> str:
+    return on.strftime("%A %-d %B %Y")
+
+
 def email(
     state: CaseState,
     key: str,
@@ -62,7 +80,8 @@ def email(
     invite: CalendarInvite | None = None,
 ) -> EmailRequest:
     """An email with the context every template may use: case_ref, child_name, parent_name,
-    school_urn, officer, date and detail."""
+    school_urn, officer, date and detail; `officer_ref` names the officer for the email activity, which
+    fills in their name and contact details (`officer`, `officer_contact`) from its directory."""
     return EmailRequest(
         idempotency_key=f"{state.case_ref}:{key}",
         case_ref=state.case_ref,
@@ -74,7 +93,8 @@ def email(
             "parent_name": state.parent.name,
             "school_urn": state.school_urn,
             "officer": state.officer or "to be assigned",
-            "date": on.strftime("%A %-d %B %Y"),
+            "officer_ref": state.officer or "",
+            "date": _day(on),
             "detail": detail,
         },
         invite=invite,

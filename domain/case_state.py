@@ -58,6 +58,8 @@ class Review(BaseModel):
     held_on: date | None = None
     outcome: ReviewOutcome | None = None
     notes: str | None = None
+    #: The iCalendar SEQUENCE of the meeting's invitation: raised each time the meeting moves.
+    invite_sequence: int = 0
 
     @property
     def target_date(self) -> date:

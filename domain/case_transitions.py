@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from domain import case_commands as c
+from domain import review_invites as invites
 from domain.absence_threshold import refresh_threshold
 from domain.case_actions import open_actions
 from domain.case_closure import close, closed_summary
@@ -13,9 +14,9 @@ from domain.case_context import CaseContext
 from domain.case_effects import (
     Effects,
     email,
+    evidence_email,
     officer_or_supervisors,
     parent,
-    professional,
     record_event,
     school,
 )
@@ -33,11 +34,11 @@ from domain.case_state import (
 from domain.command_dates import DATE_HORIZON, check_date_rules, check_dates, require_school_day
 from domain.command_registry import APPLIES, CHECKS, COMMAND_TYPES, require_every_action, rule
 from domain.command_rejection import CommandRejected, invalid
-from domain.document_models import GeneratedDocument
 from domain.email_models import EmailTemplate
+from domain.letters import decision_letters, plan_document
 from domain.provision import total_hours
 from domain.recoupment import SchoolSpell
-from domain.review_invites import review_invite
+from domain.review_invites import cancel_meeting, invitees, review_invite, schedule_meeting
 from domain.stages import Action, Stage, is_allowed
 from domain.supervisor_alerts import raise_alert
 
@@ -184,8 +185,8 @@ def _request_evidence(state: CaseState, cmd: c.RequestEvidence, ctx: CaseContext
             continue
         state.evidence_requests.append(EvidenceRequest(professional_id=pid, requested_on=ctx.today))
         effects.emails.append(
-            email(state, _key(state, f"evidence-request:{pid}"), EmailTemplate.EVIDENCE_REQUEST,
-                  [professional(by_id[pid])], on=ctx.today)
+            evidence_email(state, _key(state, f"evidence-request:{pid}"), EmailTemplate.EVIDENCE_REQUEST,
+                           by_id[pid], on=ctx.today)
         )
     return f"evidence requested from {len(effects.emails)} professional(s)", effects
 
@@ -231,20 +232,12 @@ def _decide(state: CaseState, cmd: c.Decide, ctx: CaseContext) -> tuple[str, Eff
         state.evidence_opened_on = ctx.today
         state.evidence_closed_on = None
         return "more evidence needed before a decision", Effects()
-    letter = email(state, _key(state, "decision"), EmailTemplate.DECISION_LETTER, [parent(state), school(state)],
-                   on=ctx.today, detail=_DECISION_WORDS[cmd.outcome])
+    letters = decision_letters(state, cmd.outcome, cmd.reason, ctx, key=_key(state, "decision"))
     if cmd.outcome is c.DecisionOutcome.NOT_ELIGIBLE:
         close(state, c.CloseOutcome.NOT_ELIGIBLE, ctx.today, cmd.reason, ctx, tell=False)
     else:
         state.stage = Stage.COMMISSIONING
-    return f"decision: {cmd.outcome.value}", Effects(emails=[letter])
-
-
-_DECISION_WORDS = {
-    c.DecisionOutcome.LA_PROVISION: "The local authority will arrange education for your child.",
-    c.DecisionOutcome.SCHOOL_WORK: "Your child's school will provide work, with advice from the Inclusion Service.",
-    c.DecisionOutcome.NOT_ELIGIBLE: "The Inclusion Service will not arrange education at this time.",
-}
+    return f"decision: {cmd.outcome.value}", Effects(emails=letters)
 
 
 # --- provision and officer -------------------------------------------------------------------------
@@ -291,10 +284,12 @@ def _commission(state: CaseState, cmd: c.CommissionProvision, ctx: CaseContext) 
 
 
 def _assign(state: CaseState, officer: str, ctx: CaseContext) -> Effects:
+    before = officer_or_supervisors(state)
     state.officer = officer
     mail = email(state, _key(state, f"officer:{officer}"), EmailTemplate.OFFICER_ASSIGNED, [parent(state)],
                  on=ctx.today)
-    return Effects(emails=[mail])
+    return Effects(emails=[mail, *invites.replace_invitee(state, before, ctx, _key(state, "review-reinvite"),
+                                                           invites.OFFICER_CHANGED)])
 
 
 @rule(Action.ASSIGN_OFFICER)
@@ -317,10 +312,9 @@ def _schedule_review(state: CaseState, cmd: c.ScheduleReview, ctx: CaseContext) 
     if review is None:
         review = Review(id=f"review-{len(state.reviews) + 1}", due_on=cmd.on)
         state.reviews.append(review)
-    review.scheduled_on = cmd.on
+    schedule_meeting(review, cmd.on)
     invite = email(state, _key(state, f"review-invite:{review.id}"), EmailTemplate.REVIEW_INVITATION,
-                   [parent(state), school(state), officer_or_supervisors(state)], on=cmd.on,
-                   invite=review_invite(state, review, ctx))
+                   invitees(state), on=cmd.on, invite=review_invite(state, review, ctx))
     return f"{review.id} scheduled for {cmd.on.isoformat()}", Effects(emails=[invite])
 
 
@@ -338,12 +332,16 @@ def _review_outcome(state: CaseState, cmd: c.RecordReviewOutcome, ctx: CaseConte
     review = state.next_review
     if review is None:  # _check_review_outcome refuses this first
         raise invalid(state, "no review is scheduled")
-    review.held_on, review.outcome, review.notes = cmd.held_on, cmd.outcome, cmd.notes
     effects = Effects()
+    if review.scheduled_on is not None and cmd.held_on < review.scheduled_on:
+        # Held before the day it was scheduled for: that meeting is still in everyone's calendar.
+        effects.emails += cancel_meeting(state, review, ctx, _key(state, f"review-cancel:{review.id}"),
+                                         invites.HELD_EARLIER)
+    review.held_on, review.outcome, review.notes = cmd.held_on, cmd.outcome, cmd.notes
     if cmd.outcome is c.ReviewOutcome.CLOSE:
         if cmd.close_outcome is None:  # RecordReviewOutcome requires it for CLOSE
             raise invalid(state, "close_outcome is required to close at a review")
-        effects = close(state, cmd.close_outcome, cmd.held_on, "closed at TAS review", ctx)
+        effects.extend(close(state, cmd.close_outcome, cmd.held_on, "closed at TAS review", ctx))
     else:
         # Reviews recur from the day the meeting was held, however late its outcome is recorded.
         held = max(cmd.held_on, ctx.today) if ctx.legacy_rules else cmd.held_on
@@ -409,19 +407,12 @@ def _agree_plan(state: CaseState, cmd: c.AgreeReintegrationPlan, ctx: CaseContex
         start_date=cmd.start_date, end_date=cmd.end_date, hours_per_week=cmd.hours_per_week,
         original_end_date=kept.original_end_date if kept else cmd.end_date, extensions=kept.extensions if kept else [])
     state.stage = Stage.REINTEGRATING
-    plan = GeneratedDocument(
-        case_ref=state.case_ref,
-        kind="reintegration_plan",
-        title=f"Reintegration plan {state.case_ref}",
-        body=(
-            f"Part-time timetable of {cmd.hours_per_week:g} hours a week from {cmd.start_date.isoformat()} "
-            f"to {cmd.end_date.isoformat()}, when the child returns full-time or the plan is reviewed.\n"
-            f"Named education officer: {state.officer or 'to be assigned'}.\n"
-        ),
-    )
-    mail = email(state, _key(state, "plan"), EmailTemplate.PART_TIME_ENDING, [parent(state), school(state)],
-                 on=cmd.end_date, detail=f"A part-time timetable runs from {cmd.start_date.isoformat()}.")
-    return f"reintegration plan agreed to {cmd.end_date.isoformat()}", Effects(emails=[mail], documents=[plan])
+    effects = Effects(documents=[plan_document(state, state.reintegration)])
+    if not ctx.letters:  # before: the ending email went out on agreement (now only near the end, by alarm)
+        effects.emails.append(email(state, _key(state, "plan"), EmailTemplate.PART_TIME_ENDING,
+                                    [parent(state), school(state)], on=cmd.end_date,
+                                    detail=f"A part-time timetable runs from {cmd.start_date.isoformat()}."))
+    return f"reintegration plan agreed to {cmd.end_date.isoformat()}", effects
 
 
 def _check_extension(state: CaseState, cmd: c.ExtendReintegration, ctx: CaseContext) -> None:
@@ -438,7 +429,7 @@ def _extend(state: CaseState, cmd: c.ExtendReintegration, ctx: CaseContext) -> t
         raise invalid(state, "there is no part-time timetable to extend")
     plan.extensions.append(Extension(new_end_date=cmd.new_end_date, reason=cmd.reason, agreed_on=ctx.today))
     plan.end_date = cmd.new_end_date
-    effects = Effects()
+    effects = Effects(documents=[plan_document(state, plan)] if ctx.letters else [])
     n = len(plan.extensions)
     if n > ctx.clocks.part_time_extensions_before_alert:
         detail = f"part-time timetable extended {n} times (now to {cmd.new_end_date.isoformat()})"
@@ -462,9 +453,11 @@ def _change_school(state: CaseState, cmd: c.ChangeSchool, ctx: CaseContext) -> t
         ending = state.school_spells[-1].model_copy(update={"to_date": cmd.effective_on - timedelta(days=1)})
         state.school_spells[-1] = ending
         state.school_spells.append(SchoolSpell(school_urn=cmd.new_school_urn, from_date=cmd.effective_on, to_date=None))
-    old = state.school_urn
+    old, invited = state.school_urn, school(state)
     state.school_urn = cmd.new_school_urn
-    return f"school changed from {old} to {cmd.new_school_urn} on {cmd.effective_on.isoformat()}", Effects()
+    effects = Effects(emails=invites.replace_invitee(state, invited, ctx, _key(state, "review-reinvite"),
+                                                     invites.SCHOOL_MOVED))
+    return f"school changed from {old} to {cmd.new_school_urn} on {cmd.effective_on.isoformat()}", effects
 
 
 @rule(Action.ADD_NOTE)

@@ -12,6 +12,8 @@ class GeneratedDocument(BaseModel):
     kind: str = Field(examples=["reintegration_plan"])
     title: str
     body: str
+    officer_ref: str | None = Field(
+        default=None, description="The named officer's login: the document activity adds their name and contact")
 
 
 class StoredDocument(BaseModel):

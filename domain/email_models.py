@@ -3,6 +3,7 @@ from the case; role mailboxes (officer, supervisors, school) are resolved by the
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
@@ -15,10 +16,12 @@ class EmailTemplate(StrEnum):
     EVIDENCE_CHASER = "evidence_chaser"
     DECIDE_ON_EVIDENCE_HELD = "decide_on_evidence_held"
     DECISION_LETTER = "decision_letter"
+    DECISION_NOTICE_SCHOOL = "decision_notice_school"
     OFFICER_ASSIGNED = "officer_assigned"
     REVIEW_INVITATION = "review_invitation"
     REVIEW_REMINDER = "review_reminder"
     REVIEW_ESCALATION = "review_escalation"
+    REVIEW_CANCELLED = "review_cancelled"
     PART_TIME_ENDING = "part_time_ending"
     SUPERVISOR_ALERT = "supervisor_alert"
     CASE_CLOSED = "case_closed"
@@ -40,11 +43,17 @@ class MailRecipient(BaseModel):
 
 
 class CalendarInvite(BaseModel):
+    """One meeting in iCalendar scheduling terms (RFC 5546): the same `uid` for the meeting's whole life,
+    `sequence` raised each time it moves, `method` CANCEL when it will not take place. The attendees are
+    the email's recipients (the activity resolves their addresses)."""
+
     uid: str
     summary: str = Field(description="Non-personal, e.g. 'TAS review MN-26-7K3Q9P'")
     starts_at: datetime
     duration_minutes: int = 60
     location: str = "To be confirmed"
+    sequence: int = Field(0, ge=0, description="Raised each time the meeting is moved (or cancelled)")
+    method: Literal["REQUEST", "CANCEL"] = "REQUEST"
 
 
 class EmailRequest(BaseModel):

@@ -29,6 +29,17 @@ class Actor(BaseModel):
 SYSTEM_ACTOR = Actor(role=Role.SYSTEM, name="casework-timers")
 
 
+class Officer(BaseModel):
+    """A named education officer as families and schools are told of them (the officer directory in
+    settings maps an access key's name, e.g. `officer-jb`, to one)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: RequiredLine = Field(min_length=1, max_length=200, examples=["Jo Bloggs"])
+    email: EmailStr | None = None
+    phone: Line | None = Field(default=None, max_length=40)
+
+
 class Child(BaseModel):
     given_name: RequiredLine = Field(min_length=1, max_length=100)
     family_name: RequiredLine = Field(min_length=1, max_length=100)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import EmailStr, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.people import Officer
 from domain.recoupment import RecoupmentRates
 from domain.statutory_clocks import ClockSettings
 
@@ -44,6 +45,21 @@ class Settings(BaseSettings):
     officer_mail_domain: str = "council.example.gov.uk"
     supervisor_mailbox: EmailStr = "inclusion-supervisors@council.example.gov.uk"
     school_mailbox_template: str = Field("office.{urn}@schools.example.org", description="{urn} is replaced")
+    officers: dict[str, Officer] = Field(
+        default_factory=dict,
+        description="The officer directory: each officer's login name to their name and contact details, as "
+        'families and schools are told them (JSON, e.g. `{"officer-jb": {"name": "Jo Bloggs", "email": '
+        '"jo.bloggs@council.example.gov.uk", "phone": "0116 305 0000"}}`); an officer not listed is named '
+        "by login at `<login>@officer_mail_domain`",
+    )
+    complaints_route: str = Field(
+        "the council's complaints procedure: www.council.example.gov.uk/complaints, or write to the "
+        "Complaints Team, County Hall",
+        min_length=1,
+        max_length=500,
+        description="How to challenge a decision, as the decision letter gives it (the Local Government and "
+        "Social Care Ombudsman follows it in the letter)",
+    )
 
     # Documents.
     document_dir: Path = PROJECT_ROOT / "var" / "documents"

@@ -318,7 +318,8 @@ def lifecycle(case: OpenCase) -> list[tuple[str, Any]]:
 
 
 #: The emails every case of `lifecycle` sends, once each.
-LIFECYCLE_TEMPLATES = Counter({"consent_request": 1, "decision_letter": 1, "officer_assigned": 1, "case_closed": 1})
+LIFECYCLE_TEMPLATES = Counter({"consent_request": 1, "decision_letter": 1, "decision_notice_school": 1,
+                               "officer_assigned": 1, "case_closed": 1})
 
 
 async def start_case(client: Client, case: OpenCase, task_queue: str) -> WorkflowHandle[Any, CaseResult]:

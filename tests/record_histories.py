@@ -62,9 +62,11 @@ from domain.case_commands import (
     RequestConsent,
     RequestEvidence,
     ReviewOutcome,
+    ScheduleReview,
 )
 from domain.people import Actor, HealthProfessional, ProfessionalRole, Role
 from domain.provision import Provision, ProvisionKind
+from domain.statutory_clocks import ClockSettings
 from tests.case_harness import (
     CONSULTANT_EMAIL,
     OFFICER,
@@ -182,6 +184,19 @@ async def school_change_mid_provision(world: World) -> CaseDriver:
     await case.do("change_school", ChangeSchool(actor=OFFICER, new_school_urn="120002",
                                                 effective_on=date(2030, 2, 25)))
     await case.go_to(date(2030, 4, 1))  # the spring term's recoupment is charged to both schools
+    return case
+
+
+async def review_moved_then_case_closed(world: World) -> CaseDriver:
+    """A TAS review invited, moved (a higher SEQUENCE), then cancelled by the case's closure (from
+    generation 6, patch `letters-and-invites`)."""
+    case = await _open(world, "MN-30-RPLY08")
+    await _to_provision(case, date(2030, 1, 21))
+    await case.do("schedule_review", ScheduleReview(actor=OFFICER, on=date(2030, 2, 4)))
+    await case.go_to(date(2030, 1, 28))
+    await case.do("schedule_review", ScheduleReview(actor=OFFICER, on=date(2030, 2, 5)))
+    await case.do("close", CloseCase(actor=OFFICER, outcome=CloseOutcome.LEFT_AREA, reason="Family moved away"))
+    await case.handle.result()
     return case
 
 
@@ -357,7 +372,10 @@ PATHS: dict[str, RecordedPath] = {
         email_unconfirmed_alert,
     ),
     **_paths(5, closed_in_error_then_reopened, late_notification_with_half_days),
-    "retention_sweep": RecordedPath(retention_sweep, 4, {"retention_years_after_birth": 5, "dev_server": True}),
+    **_paths(6, review_moved_then_case_closed),
+    # Closures final (no reopening window), so the closed case's workflow ends at once, in real time.
+    "retention_sweep": RecordedPath(retention_sweep, 4, {"retention_years_after_birth": 5, "dev_server": True,
+                                                        "clocks": ClockSettings(reopen_within=0)}),
 }
 
 

@@ -84,7 +84,7 @@ KINDS = [
          ("part_time_ending", [PARENT_TO, SCHOOL_TO, OFFICER_TO]), "part time reminder", mail_date=date(2030, 3, 29),
          detail=PART_TIME_DETAIL),
     Kind("part-time-end", reintegrating, date(2030, 3, 29), "part-time-end:2030-03-29",
-         ("part_time_ending", [PARENT_TO, SCHOOL_TO, OFFICER_TO]), "part time end", detail=PART_TIME_DETAIL),
+         ("part_time_ending", [OFFICER_TO]), "part time end", detail=PART_TIME_DETAIL),
     Kind("hospital-referral", _hospital_case, date(2030, 2, 4), "hospital-referral:2030-01-14",
          ("supervisor_alert", [SUPERVISORS_TO]), "hospital referral",
          detail="in hospital for 15 school days: refer for hospital education"),
@@ -250,9 +250,9 @@ def test_review_alarms_run_while_reintegrating_too():
     assert {"review-reminder", "review-escalation"} <= set(kinds(unfired_alarms(state, ctx(date(2030, 3, 1)))))
 
 
-def test_the_part_time_reminder_differs_from_the_email_sent_when_the_plan_was_agreed():
-    """The plan email (see test_rules_return) goes to parent and school saying when the timetable runs;
-    the reminder also goes to the officer and asks for a full-time return or an extension."""
+def test_the_part_time_reminder_asks_for_a_full_time_return_or_an_extension():
+    """The one ending email parent and school get (none when the plan is agreed: test_rules_letters); the
+    officer gets it too."""
     state = reintegrating(end=date(2030, 3, 29))
     mail = only_mail(fire(state, alarm_named(state, ctx(date(2030, 3, 26)), "part-time-reminder"), ctx(date(2030, 3, 26))))
     assert (mail.template.value, mail.context["detail"]) == ("part_time_ending", PART_TIME_DETAIL)

@@ -27,7 +27,6 @@ from tests.rule_fixtures import (
     deciding,
     gathering,
     mails,
-    only_mail,
 )
 
 DOC_A = "doc-" + "a" * 64
@@ -198,9 +197,10 @@ def test_a_decision_to_provide_sends_the_letter_and_moves_to_commissioning(outco
     assert state.stage is Stage.COMMISSIONING
     assert (state.decision, state.decision_reason, state.decided_on) == (outcome, "consultant letter", date(2030, 1, 16))
     assert state.evidence_closed_on == date(2030, 1, 15)  # kept: the evidence closed when it closed
-    mail = only_mail(effects)
-    assert mails(effects) == [("decision_letter", [PARENT_TO, SCHOOL_TO])]
-    assert mail.context["detail"] == LETTER_WORDS[outcome]
+    mail = effects.emails[0]
+    # The parent's letter with the reasons; the school its own notice (tests/test_rules_letters.py).
+    assert mails(effects) == [("decision_letter", [PARENT_TO]), ("decision_notice_school", [SCHOOL_TO])]
+    assert mail.context["detail"] == f"{LETTER_WORDS[outcome]}\n\nThe reasons for our decision: consultant letter"
     assert mail.context["date"] == "Wednesday 16 January 2030"
     assert mail.idempotency_key == f"{CASE_REF}:1:decision"
     assert last_event(state).summary == f"decision: {outcome.value}"
@@ -215,8 +215,10 @@ def test_not_eligible_closes_the_case_with_the_letter_alone():
     assert state.stage is Stage.CLOSED
     assert (state.close_outcome, state.closed_on, state.close_reason) == (
         c.CloseOutcome.NOT_ELIGIBLE, date(2030, 1, 16), "back at school")
-    assert mails(effects) == [("decision_letter", [PARENT_TO, SCHOOL_TO])]  # no separate "case closed"
-    assert only_mail(effects).context["detail"] == LETTER_WORDS[c.DecisionOutcome.NOT_ELIGIBLE]
+    # No separate "case closed": the parent's letter (with the reasons) and the school's notice.
+    assert mails(effects) == [("decision_letter", [PARENT_TO]), ("decision_notice_school", [SCHOOL_TO])]
+    assert effects.emails[0].context["detail"] == (
+        f"{LETTER_WORDS[c.DecisionOutcome.NOT_ELIGIBLE]}\n\nThe reasons for our decision: back at school")
     assert effects.recoupment == []
     assert last_event(state).summary == "decision: not_eligible"
 

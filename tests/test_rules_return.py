@@ -60,23 +60,20 @@ def plan(start=date(2030, 3, 11), end=date(2030, 3, 29), hours=12.5):
     return c.AgreeReintegrationPlan(actor=CASEWORKER, start_date=start, end_date=end, hours_per_week=hours)
 
 
-def test_agreeing_a_plan_starts_reintegration_and_tells_parent_and_school_when_it_ends():
+def test_agreeing_a_plan_starts_reintegration_and_writes_the_plan():
     state = in_provision()
     effects = apply(state, Action.AGREE_REINTEGRATION_PLAN, plan(), ctx(date(2030, 3, 8)))
     assert state.stage is Stage.REINTEGRATING
     p = state.reintegration
     assert (p.start_date, p.end_date, p.original_end_date, p.hours_per_week, p.extensions) == (
         date(2030, 3, 11), date(2030, 3, 29), date(2030, 3, 29), 12.5, [])
-    mail = only_mail(effects)
-    # Sent when the plan is agreed: parent and school (not the officer), dated the end date.
-    assert mails(effects) == [("part_time_ending", [PARENT_TO, SCHOOL_TO])]
-    assert mail.context["date"] == "Friday 29 March 2030"
-    assert mail.context["detail"] == "A part-time timetable runs from 2030-03-11."
-    assert mail.idempotency_key == f"{CASE_REF}:1:plan"
+    # The ending email goes near the end, by alarm (tests/test_rules_letters.py), not on agreement.
+    assert mails(effects) == []
     [doc] = effects.documents
     assert (doc.case_ref, doc.kind, doc.title) == (CASE_REF, "reintegration_plan", f"Reintegration plan {CASE_REF}")
     assert doc.body == ("Part-time timetable of 12.5 hours a week from 2030-03-11 to 2030-03-29, when the child "
-                        "returns full-time or the plan is reviewed.\nNamed education officer: officer-jb.\n")
+                        "returns full-time or the plan is reviewed.\n")
+    assert doc.officer_ref == "officer-jb"  # the document activity adds the officer's name and contact
     assert summary(state) == "reintegration plan agreed to 2030-03-29"
 
 

@@ -221,7 +221,8 @@ def test_requesting_consent_emails_the_parent_and_waits():
     assert mail.case_ref == CASE_REF
     assert mail.context == {
         "case_ref": CASE_REF, "child_name": "Amelia Testcase", "parent_name": "Jordan Testcase",
-        "school_urn": "120001", "officer": "to be assigned", "date": "Tuesday 8 January 2030", "detail": "",
+        "school_urn": "120001", "officer": "to be assigned", "officer_ref": "", "date": "Tuesday 8 January 2030",
+        "detail": "",
     }
     assert mail.invite is None
     assert last_event(state).summary == "consent requested from the parent"

@@ -236,6 +236,8 @@ class CaseWorkflow:
             ctx = self._ctx()
             if not workflow.patched("school-day-and-plan-rules"):
                 ctx = dataclasses.replace(ctx, strict=False)  # a command this case accepted without them
+            if not workflow.patched("letters-and-invites"):
+                ctx = dataclasses.replace(ctx, letters=False)  # its letters and invites as they were then
             try:
                 effects = transitions.apply(self.state, action, cmd, ctx)  # checks it first
             except CommandRejected as rejected:

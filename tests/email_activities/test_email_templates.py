@@ -1,6 +1,9 @@
 """The templates: one per kind, subjects carrying only the case reference, every one rendering
 from a request the domain builds, and a missing variable a non-retryable error."""
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -23,14 +26,21 @@ async def test_missing_template_variable_is_non_retryable(smtp_server, smtp_acti
     assert handler.messages == []
 
 
-# The keys `domain.case_effects.email` puts in every request's context.
-DOMAIN_CONTEXT_KEYS = {"case_ref", "child_name", "parent_name", "school_urn", "officer", "date", "detail"}
+# The keys `domain.case_effects.email` puts in every request's context, and those the email activity
+# fills in from settings (`activities.mail_directory.filled_context`).
+DOMAIN_CONTEXT_KEYS = {"case_ref", "child_name", "parent_name", "school_urn", "officer", "officer_ref", "date",
+                       "detail"}
+SETTINGS_KEYS = {"officer_contact", "complaints_route"}
+# Only emails to a consented professional (`domain.case_effects.evidence_email`) identify the patient.
+EVIDENCE_KEYS = {"child_date_of_birth", "professional_name", "consent_date"}
+EVIDENCE_TEMPLATES = {EmailTemplate.EVIDENCE_REQUEST, EmailTemplate.EVIDENCE_CHASER}
 
 
 def test_every_template_exists_and_subjects_carry_only_the_case_ref():
     assert {p.stem for p in TEMPLATE_DIR.glob("*.txt")} == {t.value for t in EmailTemplate}
     for template in EmailTemplate:
-        assert required_variables(template) <= DOMAIN_CONTEXT_KEYS, template
+        allowed = DOMAIN_CONTEXT_KEYS | SETTINGS_KEYS | (EVIDENCE_KEYS if template in EVIDENCE_TEMPLATES else set())
+        assert required_variables(template) <= allowed, template
         context = {name: f"<{name}>" for name in required_variables(template)}
         subject, body = render(template, CASE, context)
         assert subject.startswith(f"Case {CASE}: ")
@@ -42,16 +52,22 @@ def test_every_template_exists_and_subjects_carry_only_the_case_ref():
 def test_every_template_renders_from_a_request_the_domain_builds():
     from datetime import date
 
+    from activities.mail_directory import filled_context
     from domain.case_effects import email as domain_email
-    from domain.case_effects import parent
+    from domain.case_effects import evidence_email, parent
+    from domain.people import HealthProfessional, ProfessionalRole
+    from tests.email_activities.mail_support import make_settings
     from tests.readmodel_fixtures import make_view
 
     state = make_view().state
+    settings = make_settings(Path(tempfile.gettempdir()))
+    gp = HealthProfessional(id="gp-1", name="Dr B General", role=ProfessionalRole.GP, email="gp@nhs.example")
     for template in EmailTemplate:
-        request = domain_email(
-            state, "contract", template, [parent(state)], on=date(2025, 11, 12), detail="x"
-        )
-        subject, body = render(request.template, request.case_ref, request.context)
+        if template in EVIDENCE_TEMPLATES:
+            request = evidence_email(state, "contract", template, gp, on=date(2025, 11, 12))
+        else:
+            request = domain_email(state, "contract", template, [parent(state)], on=date(2025, 11, 12), detail="x")
+        subject, body = render(request.template, request.case_ref, filled_context(request, settings))
         assert subject.startswith(f"Case {state.case_ref}: ")
         assert state.child.given_name not in subject and state.child.family_name not in subject
         assert "Wednesday 12 November 2025" in body or template in {
