@@ -268,4 +268,5 @@ def sample_command(action: Action) -> Command:
         Action.CHANGE_SCHOOL: c.ChangeSchool(actor=CASEWORKER, new_school_urn=OTHER_SCHOOL_URN, effective_on=d),
         Action.ADD_NOTE: c.AddNote(actor=CASEWORKER, text="spoke to the parent"),
         Action.CLOSE: c.CloseCase(actor=CASEWORKER, outcome=CloseOutcome.LEFT_AREA),
+        Action.REOPEN: c.ReopenCase(actor=SUPERVISOR, reason="closed in error"),
     }[action]
