@@ -6,7 +6,6 @@ tests/rule_fixtures.py).
 """
 
 from datetime import date, datetime
-from decimal import Decimal
 
 import pytest
 
@@ -18,6 +17,7 @@ from domain.stages import Action, Stage
 from tests.rule_fixtures import (
     CASE_REF,
     CASEWORKER,
+    DAILY,
     OFFICER_NAME,
     OFFICER_TO,
     PARENT_TO,
@@ -158,7 +158,7 @@ def test_closing_at_a_review_closes_from_the_meeting_day_and_settles_recoupment(
     # Charged from Monday 21 January to Thursday 7 March: 29 school days (half-term not charged).
     assert effects.recoupment == [RecoupmentLine(
         case_ref=CASE_REF, school_urn=SCHOOL_URN, period="settlement", from_date=date(2030, 1, 21),
-        to_date=date(2030, 3, 7), school_days=29, key_stage=KeyStage.KS3, amount=Decimal("290.00"))]
+        to_date=date(2030, 3, 7), school_days=29, key_stage=KeyStage.KS3, amount=DAILY * 29)]
     assert summary(state) == "review-1 held 2030-03-08: close"
 
 
