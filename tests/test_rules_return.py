@@ -163,7 +163,10 @@ def test_a_full_time_return_closes_the_case_and_settles_to_the_day_before():
     # 21 January to Sunday 3 February: 10 school days.
     assert [(r.from_date, r.to_date, r.school_days, r.amount) for r in effects.recoupment] == [
         (date(2030, 1, 21), date(2030, 2, 3), 10, DAILY * 10)]
-    assert summary(state) == "full-time return from 2030-02-04"
+    # The return, then the closure it made: every closure is on the timeline.
+    assert [(e.action, e.summary) for e in state.timeline[-2:]] == [
+        ("confirm_full_time_return", "full-time return from 2030-02-04"),
+        ("closed", "case closed: returned_full_time on 2030-02-04")]
 
 
 # --- school change, notes, closure -----------------------------------------------------------------
@@ -224,7 +227,7 @@ def test_closing_before_provision_sends_the_closure_letter_and_charges_nothing()
     assert mails(effects) == [("case_closed", [PARENT_TO, SCHOOL_TO])]
     assert mail.idempotency_key == f"{CASE_REF}:1:closed"
     assert effects.recoupment == []
-    assert summary(state) == "case closed: left_area"
+    assert [e.summary for e in state.timeline] == ["case closed: left_area on 2030-01-09"]  # one entry, dated
 
 
 def test_closing_in_provision_settles_every_school_day_not_yet_charged():
@@ -260,7 +263,8 @@ def test_a_closure_cannot_be_dated_in_the_future():
 def test_a_full_time_return_cannot_be_dated_in_the_future():
     message = rejected(reintegrating(), Action.CONFIRM_FULL_TIME_RETURN,
                        c.ConfirmFullTimeReturn(actor=CASEWORKER, returned_on=date(2030, 3, 1)), ctx(date(2030, 2, 4)))
-    assert message == "returned_on is in the future"
+    assert message == ("returned_on 2030-03-01 is in the future: confirm the return on or after the day the child "
+                       "is back full-time")
 
 
 def test_a_new_plan_while_reintegrating_keeps_the_extension_history():
