@@ -21,6 +21,7 @@ from domain.stages import Stage
 from tests.rule_fixtures import (
     CASE_REF,
     CONSULTANT_EMAIL,
+    DAILY,
     OFFICER_TO,
     PARENT_TO,
     SCHOOL_TO,
@@ -327,10 +328,10 @@ def _term_alarm(state, name="2029-30 spring") -> Alarm:
 def test_a_term_is_charged_from_the_start_of_provision():
     state = in_provision()
     effects = fire(state, _term_alarm(state), ctx(date(2030, 3, 30)))
-    # 21 January to 29 March: the spring term's 55 school days less the first 10.
+    # 21 January to 29 March: the spring term's 55 school days less the first 10, at the 2029-30 rate.
     assert effects.recoupment == [RecoupmentLine(
         case_ref=CASE_REF, school_urn=SCHOOL_URN, period="2029-30 spring", from_date=date(2030, 1, 21),
-        to_date=date(2030, 3, 29), school_days=45, key_stage=KeyStage.KS3, amount=Decimal("450.00"))]
+        to_date=date(2030, 3, 29), school_days=45, key_stage=KeyStage.KS3, amount=DAILY * 45)]
 
 
 def test_every_term_from_the_start_of_provision_has_its_charge():
@@ -438,7 +439,7 @@ def test_provision_starting_on_a_term_s_last_day_is_charged_for_that_term():
     assert charges[0] == "term-charge:2029-30 spring"
     effects = fire(state, _term_alarm(state), ctx(date(2030, 3, 30)))
     assert [(r.from_date, r.to_date, r.school_days, r.amount) for r in effects.recoupment] == [
-        (date(2030, 3, 29), date(2030, 3, 29), 1, Decimal("10.00"))]
+        (date(2030, 3, 29), date(2030, 3, 29), 1, DAILY)]
 
 
 def test_a_term_charge_never_reaches_back_before_provision_started():
