@@ -208,9 +208,14 @@ async def run(cases: int, concurrency: int, repeats: int) -> dict[str, Any]:
                 worker_process(settings, target, base),
                 api_process(settings, target, base) as (_, url),
                 raw_worker_process(target, "raw-lifecycle", base, codec_keys=keys),
-                httpx.AsyncClient(base_url=url, timeout=120,
-                                  limits=httpx.Limits(max_connections=concurrency * 2)) as http,
             ):
+                def new_http() -> httpx.AsyncClient:
+                    # One client per run of ours: a pooled connection left idle through the raw run
+                    # is closed by uvicorn (keep-alive 5 s), and a request sent as it closes fails.
+                    return httpx.AsyncClient(base_url=url, timeout=120,
+                                             limits=httpx.Limits(max_connections=concurrency * 2))
+
+                http = new_http()
                 school, staff = bearer(tokens["school"]), bearer(tokens["caseworker"])
                 refs: list[str] = []
                 calls: list[float] = []  # where the latencies of the current run go
@@ -268,6 +273,8 @@ async def run(cases: int, concurrency: int, repeats: int) -> dict[str, Any]:
                     for name, fn in order if r % 2 == 0 else reversed(order):
                         tag = f"r{r}{name}"
                         calls = out[f"{name}_calls"]
+                        await http.aclose()
+                        http = new_http()
                         seconds, answered = await run_all(cases, concurrency, lambda i, fn=fn, tag=tag: fn(i, tag))
                         out[name].append(cases / seconds * 60)
                         extra = ""
@@ -281,6 +288,7 @@ async def run(cases: int, concurrency: int, repeats: int) -> dict[str, Any]:
                                      f"effects checked: {got[0]} emails, {got[1]} ledger lines, {got[2]} closed)")
                         print(f"  repeat {r + 1}: {name:<4} {cases} cases in {seconds:.1f}s = "
                               f"{cases / seconds * 60:.0f} cases/min{extra}", flush=True)
+                await http.aclose()
     return out
 
 
