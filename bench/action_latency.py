@@ -9,7 +9,7 @@ is the same note to a case with a long timeline: `--long-notes` notes given (thr
 each of ten cases before the timing starts, so those cases hold that many notes and a few more as
 the rounds add theirs (the young cases start with none).
 
-    .venv/bin/python -m bench.action_latency [--rounds 10] [--per-round 20] [--long-notes 60]
+    .venv/bin/python -m bench.action_latency [--rounds 10] [--per-round 20] [--long-notes 60] [--cases 40]
 
 Calls are sequential (one at a time: latency, not throughput) and interleaved by round.
 Targets: median at most 1.5x the raw update (issue 16; 2x before); p99 under 250 ms.
@@ -51,7 +51,7 @@ from domain.case_state import CaseView
 from domain.people import Actor, Role
 from domain.stages import Action
 
-CASES = 40  # so that no case collects more than a dozen notes (a case view grows with its notes)
+CASES = 40  # young cases, so that none collects more than a dozen notes (a case view grows with its notes)
 LONG_CASES = 10  # the cases with a long timeline
 NOTE = "Called the parent; tuition going well this week."
 
@@ -63,7 +63,7 @@ def long_row(long_notes: int) -> str:
     return f"API POST notes, case with {long_notes}+ notes"
 
 
-async def run(rounds: int, per_round: int, long_notes: int) -> dict[str, list[float]]:
+async def run(rounds: int, per_round: int, long_notes: int, cases: int = CASES) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory(prefix="bench-action-") as tmp:
         base = Path(tmp)
         settings = bench_settings(base, task_queue="bench-cases")
@@ -80,15 +80,15 @@ async def run(rounds: int, per_round: int, long_notes: int) -> dict[str, list[fl
             ):
                 days = school_days_around_today()
                 refs = []
-                for n in range(CASES):
+                for n in range(cases):
                     r = await http.post("/cases", headers=bearer(tokens["school"]),
                                         json=notification(days, n, "act"))
                     assert r.status_code == 201, r.text
                     refs.append(r.json()["case_ref"])
                 long_refs = []
-                for n in range(LONG_CASES):
+                for n in range(min(LONG_CASES, cases)):
                     r = await http.post("/cases", headers=bearer(tokens["school"]),
-                                        json=notification(days, CASES + n, "long"))
+                                        json=notification(days, cases + n, "long"))
                     assert r.status_code == 201, r.text
                     long_refs.append(r.json()["case_ref"])
 
@@ -102,9 +102,9 @@ async def run(rounds: int, per_round: int, long_notes: int) -> dict[str, list[fl
                 plain = await raw_client(env)
                 coded = await raw_client(env, settings)
                 plain_handles = [await plain.start_workflow(RawNoteWorkflow.run, id=f"raw-{uuid.uuid4()}",
-                                                            task_queue="raw-plain") for _ in range(CASES)]
+                                                            task_queue="raw-plain") for _ in range(cases)]
                 coded_handles = [await coded.start_workflow(RawNoteWorkflow.run, id=f"raw-{uuid.uuid4()}",
-                                                            task_queue="raw-codec") for _ in range(CASES)]
+                                                            task_queue="raw-codec") for _ in range(cases)]
                 ref_cycle = itertools.cycle(refs)
                 long_cycle = itertools.cycle(long_refs)
                 plain_cycle = itertools.cycle(plain_handles)
@@ -176,8 +176,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--per-round", type=int, default=20)
     parser.add_argument("--long-notes", type=int, default=60, help="notes each long-timeline case starts with")
+    parser.add_argument("--cases", type=int, default=CASES, help="young cases (and at most ten long ones)")
     args = parser.parse_args()
-    report(asyncio.run(run(args.rounds, args.per_round, args.long_notes)), args.long_notes)
+    report(asyncio.run(run(args.rounds, args.per_round, args.long_notes, args.cases)), args.long_notes)
 
 
 if __name__ == "__main__":
