@@ -374,7 +374,7 @@ def scale_to_10k(t: dict[str, Any]) -> None:
 
     ours_w, raw_w = at(ow0, ow1, min(CACHE, 10_000)), at(rw0, rw1, min(CACHE, 10_000))
     ours_s, raw_s = at(os0, os1, 10_000), at(rs0, rs1, 10_000)
-    how = ("measured past the cache: it stands for 10,000" if n >= CACHE
+    how = ("measured past the cache, so it should hold at 10,000; not run that far here" if n >= CACHE
            else f"extrapolated from its slope after the first batch ({n0} open) to the {CACHE}-workflow cache")
     print(f"at 10,000 open workflows: worker RSS ours {ours_w:.0f} MiB, raw {raw_w:.0f} MiB, ratio "
           f"{ours_w / raw_w:.2f}x (target <= 1.5x: {'met' if ours_w / raw_w <= 1.5 else 'MISSED'}; {how}); "
