@@ -14,7 +14,11 @@ email sent, every posting made and the final projection written (checked in the 
 each repeat), so nothing of one repeat spills into the next. Every call's latency is kept on both
 sides (our HTTP calls, the baseline's updates), so the p99 is compared under the same load.
 
-    .venv/bin/python -m bench.lifecycle_throughput [--cases 100] [--concurrency 20] [--repeats 2]
+    .venv/bin/python -m bench.lifecycle_throughput [--cases 100] [--concurrency 20] [--repeats 2] [--old-way]
+
+`--old-way` measures as this benchmark did before issue 16's audit, for a before/after on one
+machine: ours timed to its last HTTP answer (its effects left running into the next run), the
+baseline a `RawLifecycleWorkflow` whose every update awaits one activity.
 
 Ours and the baseline alternate, `--repeats` times each. Targets (issue 16): our rate at least 0.7x
 the raw rate; our calls' p99 at most 2.5x the raw updates' p99.
@@ -39,7 +43,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from bench.raw_workflows import RawCaseWorkflow, RawPlan, Step
+from bench.raw_workflows import RawCaseWorkflow, RawLifecycleWorkflow, RawPlan, Step
 from bench.support import (
     Days,
     api_process,
@@ -193,8 +197,8 @@ def effects_done(settings: Any) -> tuple[int, int, int]:
         db.close()
 
 
-async def run(cases: int, concurrency: int, repeats: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"ours": [], "raw": [], "ours_answered": [], "ours_calls": [], "raw_calls": []}
+async def run(cases: int, concurrency: int, repeats: int, old_way: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"old_way": old_way, "ours": [], "raw": [], "ours_answered": [], "ours_calls": [], "raw_calls": []}
     with tempfile.TemporaryDirectory(prefix="bench-lifecycle-") as tmp:
         base = Path(tmp)
         settings = bench_settings(base, task_queue="bench-lifecycle")
@@ -233,9 +237,11 @@ async def run(cases: int, concurrency: int, repeats: int) -> dict[str, Any]:
                         calls.append(time.perf_counter() - t)
                     answered = time.perf_counter()
                     assert r.json()["state"]["stage"] == "closed", r.text
+                    refs.append(ref)
+                    if old_way and tag != "shape":
+                        return answered  # the old way: on to the next case, effects still pending
                     # The case is done when its workflow is: emails, postings, final projection.
                     await env.client.get_workflow_handle(ref).result()
-                    refs.append(ref)
                     return answered
 
                 # One case first, to count what a case costs Temporal (and to warm up).
@@ -247,7 +253,29 @@ async def run(cases: int, concurrency: int, repeats: int) -> dict[str, Any]:
                 raw = await raw_client(env, settings)
                 last = len(shape.updates) - 1
 
+                async def old_baseline(i: int, tag: str) -> float:
+                    """The baseline before issue 16: every update awaits one activity, the rest at start."""
+                    updates = len(shape.updates)
+                    start = WithStartWorkflowOperation(
+                        RawLifecycleWorkflow.run, max(0, shape.activities - updates),
+                        id=f"raw-{tag}-{i}-{uuid.uuid4().hex[:6]}", task_queue="raw-lifecycle",
+                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+                    t = time.perf_counter()
+                    await raw.execute_update_with_start_workflow(
+                        RawLifecycleWorkflow.step, Step(activities=1), start_workflow_operation=start)
+                    calls.append(time.perf_counter() - t)
+                    handle = await start.workflow_handle()
+                    for n in range(updates - 1):
+                        t = time.perf_counter()
+                        await handle.execute_update(RawLifecycleWorkflow.step, Step(activities=1, last=n == updates - 2))
+                        calls.append(time.perf_counter() - t)
+                    answered = time.perf_counter()
+                    await handle.result()
+                    return answered
+
                 async def baseline(i: int, tag: str) -> float:
+                    if old_way:
+                        return await old_baseline(i, tag)
                     start = WithStartWorkflowOperation(
                         RawCaseWorkflow.run, RawPlan(at_start=shape.at_start, at_end=shape.at_end),
                         id=f"raw-{tag}-{i}-{uuid.uuid4().hex[:6]}", task_queue="raw-lifecycle",
@@ -278,7 +306,9 @@ async def run(cases: int, concurrency: int, repeats: int) -> dict[str, Any]:
                         seconds, answered = await run_all(cases, concurrency, lambda i, fn=fn, tag=tag: fn(i, tag))
                         out[name].append(cases / seconds * 60)
                         extra = ""
-                        if name == "ours":
+                        if name == "ours" and old_way:
+                            out["ours_answered"].append(cases / answered * 60)
+                        elif name == "ours":
                             done += cases
                             got = effects_done(settings)
                             want = tuple(n * done for n in per_case)
@@ -293,15 +323,18 @@ async def run(cases: int, concurrency: int, repeats: int) -> dict[str, Any]:
 
 
 def report(out: dict[str, Any], cases: int, concurrency: int) -> None:
-    header(f"case lifecycle throughput ({cases} cases, {concurrency} at a time, 9 HTTP calls a case, "
-           f"timed to every workflow's completion)")
+    end = ("THE OLD WAY: ours timed to its last HTTP answer, effects left running into the next run; "
+           "the baseline awaiting one activity in every update" if out["old_way"]
+           else "timed to every workflow's completion")
+    header(f"case lifecycle throughput ({cases} cases, {concurrency} at a time, 9 HTTP calls a case, {end})")
     print(f"one case: {out['shape'].describe()}")
     ours, raw = statistics.median(out["ours"]), statistics.median(out["raw"])
     print(f"ours: median {ours:.0f} cases/min  (runs: {', '.join(f'{x:.0f}' for x in out['ours'])})")
     print(f"raw:  median {raw:.0f} cases/min  (runs: {', '.join(f'{x:.0f}' for x in out['raw'])})")
     answered = statistics.median(out["ours_answered"])
-    print(f"ours with the clock stopped at the last HTTP answer of the run: median {answered:.0f} cases/min, "
-          f"{answered / raw:.2f}x raw (each lane still waits for its case's end before its next case)")
+    if not out["old_way"]:
+        print(f"ours with the clock stopped at the last HTTP answer of the run: median {answered:.0f} cases/min, "
+              f"{answered / raw:.2f}x raw (each lane still waits for its case's end before its next case)")
     print(describe("our HTTP calls under load", out["ours_calls"]))
     print(describe("raw updates under the same load", out["raw_calls"]))
     ratio = ours / raw
@@ -317,8 +350,10 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--old-way", action="store_true",
+                        help="measure as before issue 16 (unfair; for before/after comparisons only)")
     args = parser.parse_args()
-    report(asyncio.run(run(args.cases, args.concurrency, args.repeats)), args.cases, args.concurrency)
+    report(asyncio.run(run(args.cases, args.concurrency, args.repeats, args.old_way)), args.cases, args.concurrency)
 
 
 if __name__ == "__main__":
