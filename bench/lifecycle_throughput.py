@@ -137,7 +137,7 @@ async def shape_of(client: Client, ref: str) -> Shape:
     open_update: int | None = None
     answered: tuple[int, int] | None = None  # (update, the task that answered it)
     count = 0
-    owner: dict[int, tuple[int | None, int, bool]] = {}  # scheduled id -> (update, task, while it was open)
+    owner: dict[int, tuple[int, int, bool]] = {}  # scheduled id -> (update, task, while it was open)
     awaited: set[int] = set()
     names: dict[str, int] = {}
     at_start = at_end = 0
@@ -170,7 +170,6 @@ async def shape_of(client: Client, ref: str) -> Shape:
     rounds: list[dict[int, int]] = [{} for _ in range(count)]
     background = [0] * count
     for sid, (update, in_task, _) in owner.items():
-        assert update is not None
         if sid in awaited:
             rounds[update][in_task] = rounds[update].get(in_task, 0) + 1
         else:
@@ -179,7 +178,7 @@ async def shape_of(client: Client, ref: str) -> Shape:
     return Shape(at_start, updates, at_end, len(events), names)
 
 
-def _settled(events: Any, event_id: int, owner: dict[int, tuple[int | None, int, bool]]) -> bool:
+def _settled(events: Any, event_id: int, owner: dict[int, tuple[int, int, bool]]) -> bool:
     """Whether every activity scheduled before `event_id` had completed by then (the run's end)."""
     done = {e.activity_task_completed_event_attributes.scheduled_event_id for e in events
             if e.event_id < event_id and e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED}
