@@ -14,12 +14,14 @@ bootstrap:
 	bash scripts/bootstrap.sh
 
 # The benchmarks (bench/): each prints its figures beside a baseline measured in the same run (all but
-# projection_write start their own Temporal dev server).
+# projection_write start their own Temporal dev server), at the sizes of the README's table (about 20
+# minutes on 2 shared cores). Each script's --help gives its size options.
 bench: bootstrap
-	.venv/bin/python -m bench.action_latency
+	.venv/bin/python -m bench.lifecycle_throughput --cases 60 --concurrency 20 --repeats 3
+	.venv/bin/python -m bench.history_growth --notes 60
+	.venv/bin/python -m bench.action_latency --rounds 10 --per-round 20 --long-notes 60
+	.venv/bin/python -m bench.list_latency --cases 10000 --timers 1500
 	.venv/bin/python -m bench.projection_write
-	.venv/bin/python -m bench.list_latency
-	.venv/bin/python -m bench.lifecycle_throughput
 	.venv/bin/python -m bench.long_case
 
 # Mutation testing of the pure rules in domain/ against the pure tests only ([tool.mutmut] in
