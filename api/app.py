@@ -37,6 +37,7 @@ from api.task_routes import router as task_router
 from infra.logging import configure_logging
 from infra.settings import Settings, get_settings
 from pages.assets import mount_assets
+from pages.routers import PAGE_ROUTERS
 
 API_VERSION = "1.0.0"
 
@@ -124,6 +125,7 @@ def create_app(
         health_router,
         codec_router,
         docs_router,
+        *PAGE_ROUTERS,
     ):
         app.include_router(router)
     mount_assets(app)

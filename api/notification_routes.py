@@ -1,166 +1,21 @@
 """`POST /cases`: a school's notification of an absence opens a case, or answers the case already
-open for it. The same notification sent again (the same `Idempotency-Key`, or the same child at
-the same school while a case is open) never opens a second case.
+open for it (`api.case_opening`).
 
 This module deliberately does not use `from __future__ import annotations`: FastAPI must see the
 route's real body model.
 """
 
-import asyncio
-import secrets
-from datetime import UTC, date, datetime, timedelta
-
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
-from temporalio.client import WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import case_not_found, require_school_or_staff
-from api.case_updates import (
-    IdempotencyKeyHeader,
-    answer_view,
-    build_command,
-    check_idempotency_key,
-    send_update,
-)
+from api.auth import require_school_or_staff
+from api.case_opening import NotifyAbsence, open_or_find_case
+from api.case_updates import IdempotencyKeyHeader, answer_view
 from api.case_views import SchoolCaseView
-from api.deps import query_view, run_db, services, temporal_client, within_engine_timeout
 from api.principal import Principal
-from api.problems import ProblemError, problem_responses
-from domain.case_commands import AbsenceNotification, OpenCase, RecordAbsenceDays
+from api.problems import problem_responses
 from domain.case_state import CaseView
-from domain.case_transitions import DATE_HORIZON
-from domain.stages import Action, Stage, is_allowed
-from readmodel import case_queries
-from readmodel.case_projection import child_key
-from readmodel.tables import CaseRow, IdempotencyRecord
-
-WORKFLOW_TYPE = "CaseWorkflow"
-_REF_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 router = APIRouter(tags=["cases"])
-
-
-def new_case_ref(today: date | None = None) -> str:
-    today = today or datetime.now(UTC).date()
-    suffix = "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
-    return f"MN-{today.year % 100:02d}-{suffix}"
-
-
-class NotifyAbsence(AbsenceNotification):
-    """A school's notification that a pupil is, or will be, absent through illness."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "school_urn": "120001",
-                    "child": {"given_name": "Ada", "family_name": "Lovelace", "date_of_birth": "2013-05-04"},
-                    "parent": {"name": "Anne Lovelace", "email": "anne@example.org"},
-                    "first_day_of_absence": "2026-01-12",
-                    "expected_return": "2026-03-02",
-                    "reason": "physical_illness",
-                    "health_summary": "Post-operative recovery; consultant letter to follow.",
-                    "absence_days": ["2026-01-12", "2026-01-13", "2026-01-14"],
-                }
-            ]
-        },
-    )
-
-    absence_days: list[date] = Field(
-        default_factory=list, max_length=400, description="School days already missed this school year"
-    )
-
-
-#: How long ago an absence may have begun for a school to notify it now.
-NOTIFY_PAST_LIMIT = timedelta(days=730)
-
-
-def check_first_day_of_absence(first_day: date) -> None:
-    """An absence that began over two years ago, or begins over a year ahead (DATE_HORIZON), is not one
-    a school notifies now; and the case's school calendar could not count today's days from it."""
-    today = datetime.now(UTC).date()
-    earliest, latest = today - NOTIFY_PAST_LIMIT, today + DATE_HORIZON
-    if not earliest <= first_day <= latest:
-        message = f"must be between {earliest.isoformat()} and {latest.isoformat()}"
-        raise ProblemError(
-            422,
-            f"The request is not valid: body.first_day_of_absence: {message}",
-            slug="validation-error",
-            title="Invalid request",
-            errors=[{"field": "body.first_day_of_absence", "message": message, "type": "date_range"}],
-        )
-
-
-def _lock_for(request: Request, key: str) -> asyncio.Lock:
-    locks = services(request).notify_locks
-    lock = locks.get(key)
-    if lock is None:
-        if len(locks) > 10_000:
-            for k in [k for k, v in locks.items() if not v.locked()]:
-                del locks[k]
-        lock = locks[key] = asyncio.Lock()
-    return lock
-
-
-def _reserve_key(session: Session, key: str, principal: Principal, ref: str) -> str:
-    """Store key -> ref, or answer the ref stored before under the same key."""
-    existing = session.get(IdempotencyRecord, (key, principal.name))
-    if existing is not None:
-        return existing.case_ref
-    try:
-        with session.begin_nested():
-            session.add(
-                IdempotencyRecord(
-                    key=key,
-                    api_key_name=principal.name,
-                    case_ref=ref,
-                    created_at=datetime.now(UTC),
-                )
-            )
-    except IntegrityError:
-        existing = session.get(IdempotencyRecord, (key, principal.name))
-        if existing is not None:
-            return existing.case_ref
-        raise
-    return ref
-
-
-async def _open_or_update(
-    request: Request,
-    principal: Principal,
-    ref: str,
-    body: NotifyAbsence,
-    update_id: str | None,
-) -> CaseView:
-    """Update-with-start: start the case workflow if it is not running, then record the absence."""
-    svc = services(request)
-    client = await temporal_client(request)
-    open_case = build_command(OpenCase, {**body.model_dump(), "case_ref": ref}, principal)
-    start = WithStartWorkflowOperation(
-        WORKFLOW_TYPE,
-        open_case,
-        id=ref,
-        task_queue=svc.settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-    )
-    record = RecordAbsenceDays(
-        days=body.absence_days, expected_return=body.expected_return, actor=principal.actor
-    )
-    return await within_engine_timeout(
-        client.execute_update_with_start_workflow(
-            Action.RECORD_ABSENCE_DAYS.value,
-            record,
-            start_workflow_operation=start,
-            id=update_id,
-            result_type=CaseView,
-        )
-    )
 
 
 @router.post(
@@ -187,97 +42,8 @@ async def notify_absence(
     principal: Principal = Depends(require_school_or_staff),
     idempotency_key: str | None = IdempotencyKeyHeader,
 ) -> Response:
-    key = check_idempotency_key(idempotency_key)
-    if principal.is_school and body.school_urn not in principal.school_urns:
-        raise ProblemError(
-            403,
-            f"This key may not notify for school {body.school_urn}.",
-            slug="forbidden",
-            title="Forbidden for this school",
-        )
-    # The notification's own cross-field rules (e.g. expected_return after the first day), up front.
-    build_command(OpenCase, {**body.model_dump(), "case_ref": "MN-00-000000"}, principal)
-    check_first_day_of_absence(body.first_day_of_absence)
-    svc = services(request)
-    ckey = child_key(svc.keyring, body.child, body.school_urn)
-    update_id = f"{principal.name}:open:{key}" if key else None
-
-    async with _lock_for(request, ckey):
-        # 1. The same Idempotency-Key as before: the same case (started now if the first try failed).
-        if key is not None:
-            known = await run_db(request, lambda s: s.get(IdempotencyRecord, (key, principal.name)))
-            if known is not None:
-                view = await _replay(request, principal, known.case_ref, body, update_id)
-                return await _answer_opened(request, principal, view, created=False)
-
-        # 2. This child already has an open case at this school: that case.
-        existing = await run_db(request, lambda s: case_queries.find_open_case_by_child_key(s, ckey))
-        if existing is not None:
-            if key is not None:
-                await run_db(request, lambda s: _reserve_key(s, key, principal, existing.case_ref))
-            view = await _add_to_existing(request, principal, existing, body, update_id)
-            return await _answer_opened(request, principal, view, created=False)
-
-        # 3. A new case, under a reference no case has had.
-        ref = await run_db(request, _unused_ref)
-        if key is not None:
-            ref = await run_db(request, lambda s: _reserve_key(s, key, principal, ref))
-        view = await _open_or_update(request, principal, ref, body, update_id)
-        return await _answer_opened(request, principal, view, created=True)
-
-
-async def _replay(
-    request: Request, principal: Principal, ref: str, body: NotifyAbsence, update_id: str | None
-) -> CaseView:
-    """A notification sent again under the same key: the case it opened. If the first attempt never
-    reached the workflow (Temporal was down), it is opened now, under the reference kept for it."""
-    row = await run_db(request, lambda s: s.get(CaseRow, ref))
-    if row is not None and row.stage == Stage.CLOSED.value:
-        client = await temporal_client(request)
-        try:
-            return await query_view(request, client.get_workflow_handle(ref))
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise case_not_found(ref) from None
-            raise
-    # The same update id as the first attempt: Temporal applies it once and answers its result.
-    return await _open_or_update(request, principal, ref, body, update_id)
-
-
-def _unused_ref(session: Session) -> str:
-    for _ in range(20):
-        ref = new_case_ref()
-        if session.get(CaseRow, ref) is None:
-            return ref
-    raise RuntimeError("could not find an unused case reference")  # pragma: no cover
-
-
-async def _add_to_existing(
-    request: Request, principal: Principal, row: CaseRow, body: NotifyAbsence, update_id: str | None
-) -> CaseView:
-    client = await temporal_client(request)
-    handle = client.get_workflow_handle(row.case_ref)
-    try:
-        stage = Stage(row.stage)
-    except ValueError:
-        stage = None
-    if (
-        (body.absence_days or body.expected_return)
-        and stage
-        and is_allowed(stage, Action.RECORD_ABSENCE_DAYS)
-    ):
-        command = RecordAbsenceDays(
-            days=body.absence_days, expected_return=body.expected_return, actor=principal.actor
-        )
-        return await send_update(
-            request, principal, row.case_ref, Action.RECORD_ABSENCE_DAYS, command, update_id
-        )
-    try:
-        return await query_view(request, handle)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise case_not_found(row.case_ref) from None
-        raise
+    view, created = await open_or_find_case(request, principal, body, idempotency_key)
+    return await _answer_opened(request, principal, view, created=created)
 
 
 async def _answer_opened(
