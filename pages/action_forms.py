@@ -26,9 +26,19 @@ from domain.people import ProfessionalRole
 from domain.provision import ProvisionKind
 from domain.stages import Action
 
+#: Choices whose value does not read well as words.
+LABELS: dict[str, str] = {
+    "la_provision": "The council arranges education",
+    "school_work": "The school provides work, with our advice",
+    "more_evidence": "Ask for more evidence first",
+    "gp": "GP",
+    "camhs": "CAMHS",
+    "ehc_plan_route": "EHC plan route",
+}
+
 
 def enum_choices(kind: type[StrEnum]) -> tuple[tuple[str, str], ...]:
-    return tuple((m.value, m.value.replace("_", " ").capitalize()) for m in kind)
+    return tuple((m.value, LABELS.get(m.value, m.value.replace("_", " ").capitalize())) for m in kind)
 
 
 @dataclass(frozen=True)
@@ -74,12 +84,11 @@ def _professional(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-DATE_HINT = "For example, 27 3 2026"
 FORMS: dict[Action, ActionForm] = {
     f.action: f
     for f in (
         ActionForm(Action.RECORD_ABSENCE_DAYS, "Record school days missed", "Record days missed", (
-            FormField("days", "School days missed", "lines", hint="One date a line, for example 2026-01-19"),
+            FormField("days", "School days missed", "lines", hint="One date a line, for example 19/1/2026"),
             FormField("expected_return", "Expected return to school", "date", optional=True),
         )),
         ActionForm(Action.REQUEST_CONSENT, "Ask the parent for consent", "Send the consent request"),
@@ -160,7 +169,18 @@ FORMS: dict[Action, ActionForm] = {
 
 assert set(FORMS) == set(Action), "every action needs a form"  # noqa: S101
 
-_SPLIT = re.compile(r"[\s,]+")
+_SPLIT = re.compile(r"[\s,;]+")
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+
+
+def iso_date(text: str) -> str:
+    """`27/3/2026` (as people write dates here) -> `2026-03-27`; anything else is left for the command
+    to accept or refuse."""
+    match = _DAY_MONTH_YEAR.match(text.strip())
+    if match is None:
+        return text.strip()
+    day, month, year = match.groups()
+    return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
 def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -179,12 +199,30 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
     here[int(last) if last.isdigit() else last] = value
 
 
+def _get(data: dict[str, Any], dotted: str) -> Any:
+    here: Any = data
+    for part in dotted.split("."):
+        try:
+            here = here[int(part)] if isinstance(here, list) else here.get(part)
+        except (IndexError, AttributeError):
+            return None
+        if here is None:
+            return None
+    return here
+
+
+def labels(fields: Sequence[FormField]) -> dict[str, str]:
+    return {f.id: f.label for f in fields}
+
+
 def form_values(fields: Sequence[FormField], form: FormData) -> dict[str, str | list[str]]:
     """What was typed, to show the form again as it was sent."""
     values: dict[str, str | list[str]] = {}
     for f in fields:
         if f.kind == "checkboxes":
             values[f.name] = [str(v) for v in form.getlist(f.name)]
+        elif f.kind == "date":
+            values[f.name] = iso_date(str(form.get(f.name) or ""))
         elif f.kind != "file":
             values[f.name] = str(form.get(f.name) or "").strip()
     return values
@@ -203,8 +241,10 @@ def data_from(fields: Sequence[FormField], values: dict[str, str | list[str]]) -
             continue
         value = values.get(f.name)
         if f.kind == "lines" and isinstance(value, str):
-            value = [v for v in _SPLIT.split(value) if v]
+            value = [iso_date(v) for v in _SPLIT.split(value) if v]
         if value in ("", None) or (value == [] and f.kind != "checkboxes"):
+            if "." in f.name:  # an empty nested object still names its missing fields one by one
+                _set(data, f.name.rsplit(".", 1)[0], _get(data, f.name.rsplit(".", 1)[0]) or {})
             continue
         _set(data, f.name, value)
     return data

@@ -36,11 +36,17 @@ class Refusal:
     detail: str
     fields: dict[str, str] = field(default_factory=dict)
 
-    def summary(self, first_field: str | None = None, prefix: str = "") -> list[dict[str, str]]:
-        """The error summary's list: one line per field (linking to it), or the detail. `prefix` is the
-        form's, on a page with several forms."""
+    def summary(
+        self, first_field: str | None = None, prefix: str = "", labels: dict[str, str] | None = None
+    ) -> list[dict[str, str]]:
+        """The error summary's list: one line per field (its label and the API's message, linking to
+        it), or the detail. `prefix` is the form's, on a page with several forms."""
         if self.fields:
-            return [{"text": text, "href": f"#{prefix}{fid}"} for fid, text in self.fields.items()]
+            names = labels or {}
+            return [
+                {"text": f"{names.get(fid, fid.replace('-', ' ').capitalize())}: {text}", "href": f"#{prefix}{fid}"}
+                for fid, text in self.fields.items()
+            ]
         target = f"#{prefix}{first_field}" if first_field else f"#{prefix}form" if prefix else "#main-content"
         return [{"text": self.detail, "href": target}]
 
@@ -51,8 +57,7 @@ def refusal_of(problem: dict[str, Any]) -> Refusal:
         name = str(error.get("field", ""))
         if name.startswith("body."):
             name = name[len("body."):]
-            message = str(error.get("message", "is not valid"))
-            fields.setdefault(field_id(name), f"{name.replace('_', ' ').replace('.', ' ')}: {message}")
+            fields.setdefault(field_id(name), str(error.get("message", "is not valid")))
     return Refusal(detail=str(problem.get("detail") or "This could not be done."), fields=fields)
 
 

@@ -14,7 +14,7 @@ from api.case_views import school_view
 from api.deps import run_db, services
 from domain.case_commands import AbsenceReason
 from domain.stages import Action
-from pages.action_forms import FORMS, FormField, command_data, data_from, enum_choices, form_values
+from pages.action_forms import FORMS, FormField, command_data, data_from, enum_choices, form_values, labels
 from pages.case_actions import Refusal, read_case, refusal_from, run_action, validated
 from pages.web import PageRoute, SignedIn, checked_form, render, require_school, see_other
 from readmodel import case_queries
@@ -36,7 +36,7 @@ NOTIFY_FIELDS: tuple[FormField, ...] = (
     FormField("health_summary", "What you know about the child's health needs", "textarea", optional=True,
               hint="Only what the Inclusion Service needs to arrange education"),
     FormField("absence_days", "School days already missed this school year", "lines", optional=True,
-              hint="One date a line, for example 2026-01-19. Include earlier absences for the same illness."),
+              hint="One date a line, for example 19/1/2026. Include earlier absences for the same illness."),
 )
 SCHOOL_ACTION_SLUGS: dict[str, Action] = {"absences": Action.RECORD_ABSENCE_DAYS, "notes": Action.ADD_NOTE}
 
@@ -61,7 +61,7 @@ def _notify_page(request: Request, who: SignedIn, values: dict[str, Any], refusa
         "fields": NOTIFY_FIELDS,
         "values": values,
         "field_errors": refusal.fields if refusal else {},
-        "errors": refusal.summary(NOTIFY_FIELDS[0].id) if refusal else None,
+        "errors": refusal.summary(NOTIFY_FIELDS[0].id, labels=labels(NOTIFY_FIELDS)) if refusal else None,
         "idempotency_key": values.get("idempotency_key") or str(uuid.uuid4()),
         "schools": sorted(who.person.school_urns),
         "school_items": [{"value": u, "text": f"URN {u}", "selected": u == values.get("school_urn")}
@@ -109,7 +109,8 @@ def _case_page(request: Request, who: SignedIn, view: Any, *, action: Action | N
         "failed_action": action,
         "values": values or {},
         "field_errors": refusal.fields if refusal else {},
-        "errors": refusal.summary(prefix=f"{action.value}-") if refusal and action else None,
+        "errors": refusal.summary(prefix=f"{action.value}-", labels=labels(FORMS[action].fields))
+        if refusal and action else None,
         "done": done,
         "idempotency_key": str(uuid.uuid4()),
         "slugs": {a: s for s, a in SCHOOL_ACTION_SLUGS.items()},

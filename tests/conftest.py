@@ -145,3 +145,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'readmodel.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Each test's report on its item (`item.rep_call`), so fixtures can act on a failure
+    (the browser tests take screenshots)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
