@@ -14,6 +14,7 @@ from api.case_views import school_view
 from api.deps import run_db, services
 from domain.case_commands import AbsenceReason
 from domain.stages import Action
+from infra.accounts import display_names
 from pages.action_forms import FORMS, FormField, command_data, data_from, enum_choices, form_values, labels
 from pages.case_actions import Refusal, read_case, refusal_from, run_action, validated
 from pages.web import PageRoute, SignedIn, checked_form, render, require_school, see_other
@@ -97,14 +98,17 @@ async def notify(request: Request, who: SignedIn = Depends(require_school)) -> R
     }, who=who)
 
 
-def _case_page(request: Request, who: SignedIn, view: Any, *, action: Action | None = None,
-               values: dict[str, Any] | None = None, refusal: Refusal | None = None, done: str | None = None,
-               status_code: int = 200) -> Response:
+async def _case_page(request: Request, who: SignedIn, view: Any, *, action: Action | None = None,
+                     values: dict[str, Any] | None = None, refusal: Refusal | None = None,
+                     done: str | None = None, status_code: int = 200) -> Response:
     case = school_view(view)
+    officer = case.officer
+    names = await run_db(request, lambda s: display_names(s, [officer] if officer else []))
     forms = [FORMS[Action(a)] for a in case.allowed_actions]
     return render(request, "school/case.html", {
         "title": f"{case.child.given_name} {case.child.family_name}",
         "case": case,
+        "officer_name": names.get(officer or ""),
         "forms": forms,
         "failed_action": action,
         "values": values or {},
@@ -121,7 +125,7 @@ def _case_page(request: Request, who: SignedIn, view: Any, *, action: Action | N
 async def pupil_case(request: Request, case_ref: str, done: str | None = None,
                      who: SignedIn = Depends(require_school)) -> Response:
     view = await read_case(request, who, case_ref, "school case page")
-    return _case_page(request, who, view, done=FORMS[Action(done)].title if done in Action._value2member_map_ else None)
+    return await _case_page(request, who, view, done=FORMS[Action(done)].title if done in Action._value2member_map_ else None)
 
 
 @router.post("/school/cases/{case_ref}/{slug}")
@@ -138,5 +142,5 @@ async def pupil_case_action(request: Request, case_ref: str, slug: str,
                                str(form.get("idempotency_key") or ""))
     if isinstance(outcome, Refusal):
         view = await read_case(request, who, case_ref, "school case page")
-        return _case_page(request, who, view, action=action, values=values, refusal=outcome, status_code=400)
+        return await _case_page(request, who, view, action=action, values=values, refusal=outcome, status_code=400)
     return see_other(f"/school/cases/{case_ref}?done={action.value}")

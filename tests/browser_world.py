@@ -91,15 +91,19 @@ class Browser:
     settings: Settings
     browser: Any
     pages: list[Any] = field(default_factory=list)
-    #: Content-Security-Policy refusals and script errors seen in any page.
+    #: Content-Security-Policy refusals, script errors and failed assets seen in any page.
     problems: list[str] = field(default_factory=list)
 
     async def page_for(self, who: str) -> Any:
         """A fresh browser context signed in as `who`, through the sign-in page."""
         context = await self.browser.new_context(base_url=self.base_url)
         page = await context.new_page()
-        page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
+        # A refused page (400, 403, 404) is an answer; a refused script, style or font is a problem.
+        page.on("console", lambda m: self.problems.append(m.text)
+                if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
         page.on("pageerror", lambda e: self.problems.append(str(e)))
+        page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}")
+                if r.status >= 400 and r.request.resource_type != "document" else None)
         self.pages.append(page)
         await page.goto("/")
         await page.get_by_label("Username").fill(PEOPLE[who][0])
