@@ -30,6 +30,7 @@ from domain.people import Role
 from infra.accounts import Person
 from infra.logging import get_logger
 from pages import sign_in_sessions
+from pages.action_forms import LABELS
 from readmodel.database import ReadModelUnavailable
 
 log = get_logger(__name__)
@@ -58,8 +59,11 @@ def _long_date(value: date | datetime | None) -> str:
 
 
 def _words(value: Any) -> str:
-    """`la_provision` -> `La provision`: enum values as a person reads them."""
-    text = str(getattr(value, "value", value) or "").replace("_", " ")
+    """`home_tuition` -> `Home tuition`: enum values as a person reads them (`LABELS` where needed)."""
+    raw = str(getattr(value, "value", value) or "")
+    if raw in LABELS:
+        return LABELS[raw]
+    text = raw.replace("_", " ")
     return text[:1].upper() + text[1:]
 
 

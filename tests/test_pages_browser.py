@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.api_world import recent_school_days
-from tests.browser_world import Browser, assert_accessible, browser_world  # noqa: F401
+from tests.browser_world import ARTIFACTS, Browser, assert_accessible, browser_world  # noqa: F401
 from tests.test_api_cases_e2e import PDF, school_days_around_today
 
 pytestmark = pytest.mark.slow
@@ -129,6 +129,10 @@ async def test_a_case_through_the_pages_from_notification_to_full_time_return(br
               refused="end_date must be after start_date")
     await act(cw, "Agree a reintegration plan", {**plan, "Full time by": dmy(days.next[5])})
     assert "full time by" in (await cw.locator("#plan ~ p").first.inner_text()).lower()
+    ARTIFACTS.mkdir(exist_ok=True)  # the README's picture of the case page (docs/case-page.png)
+    await cw.goto(f"/caseworker/cases/{ref}")
+    await cw.set_viewport_size({"width": 1100, "height": 1400})
+    await cw.screenshot(path=str(ARTIFACTS / "case-page.png"))
 
     # The school sees provision, the officer by name and the plan; never health detail or evidence.
     await school.goto(f"/school/cases/{ref}")
