@@ -26,7 +26,8 @@ from pages.case_actions import Refusal, read_case, refusal_from, run_action
 from pages.web import PageRoute, SignedIn, checked_form, render, require_staff, see_other
 from readmodel import case_queries
 from readmodel.case_projection import decrypt_personal
-from readmodel.tables import DocumentRow
+from readmodel.case_search import find_cases
+from readmodel.tables import CaseRow, DocumentRow
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -72,6 +73,7 @@ async def caseload(
     stalled: bool | None = None,
     officer: str | None = Query(None, max_length=64),
     school: str | None = Query(None, max_length=6),
+    q: str | None = Query(None, max_length=200),
     who: SignedIn = Depends(require_staff),
 ) -> Response:
     keyring = services(request).keyring
@@ -79,7 +81,11 @@ async def caseload(
                "officer": officer or None, "school_urn": school if school and school.isdigit() else None}
 
     def _read(session: Session) -> tuple[list[dict[str, Any]], int, dict[str, str]]:
-        rows, total = case_queries.list_cases(session, limit=200, **filters)
+        if q and q.strip():
+            rows = _matching(session, find_cases(session, keyring, q), filters)
+            total = len(rows)
+        else:
+            rows, total = case_queries.list_cases(session, limit=200, **filters)
         names = display_names(session, [r.officer for r in rows if r.officer])
         return [{"row": r, "child": decrypt_personal(r, keyring)["child"]} for r in rows], total, names
 
@@ -89,8 +95,16 @@ async def caseload(
     ]
     return render(request, "caseworker/caseload.html", {
         "title": "Caseload", "cases": cases, "total": total, "stages": stages, "filters": filters,
-        "officers": officers,
+        "officers": officers, "q": q or "",
     }, who=who)
+
+
+def _matching(session: Session, refs: list[str], filters: dict[str, Any]) -> list[CaseRow]:
+    """The found cases that also pass the filters, the nearest deadline first."""
+    rows = list(session.exec(select(CaseRow).where(CaseRow.case_ref.in_(refs)))) if refs else []  # type: ignore[attr-defined]
+    wanted = {k: v for k, v in filters.items() if v is not None}
+    rows = [r for r in rows if all(getattr(r, k) == v for k, v in wanted.items())]
+    return sorted(rows, key=lambda r: (r.next_deadline is None, r.next_deadline or date.max, r.case_ref))
 
 
 def _choices_for(view: CaseView, people: list[Any]) -> dict[str, list[tuple[str, str]]]:

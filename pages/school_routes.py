@@ -7,7 +7,8 @@ This module deliberately does not use `from __future__ import annotations`, like
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlmodel import select
 
 from api.case_opening import NotifyAbsence, open_or_find_case
 from api.case_views import school_view
@@ -20,6 +21,8 @@ from pages.case_actions import Refusal, read_case, refusal_from, run_action, val
 from pages.web import PageRoute, SignedIn, checked_form, render, require_school, see_other
 from readmodel import case_queries
 from readmodel.case_projection import decrypt_personal
+from readmodel.case_search import find_cases
+from readmodel.tables import CaseRow
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -43,16 +46,23 @@ SCHOOL_ACTION_SLUGS: dict[str, Action] = {"absences": Action.RECORD_ABSENCE_DAYS
 
 
 @router.get("/school/cases")
-async def our_cases(request: Request, who: SignedIn = Depends(require_school)) -> Response:
+async def our_cases(request: Request, q: str | None = Query(None, max_length=200),
+                    who: SignedIn = Depends(require_school)) -> Response:
     keyring = services(request).keyring
+    scope = sorted(who.person.school_urns)
 
     def _rows(session: Any) -> tuple[list[dict[str, Any]], int]:
-        rows, total = case_queries.list_cases(session, school_urns=sorted(who.person.school_urns), limit=200)
+        if q and q.strip():
+            refs = find_cases(session, keyring, q, school_urns=scope)
+            rows = list(session.exec(select(CaseRow).where(CaseRow.case_ref.in_(refs)))) if refs else []  # type: ignore[attr-defined]
+            total = len(rows)
+        else:
+            rows, total = case_queries.list_cases(session, school_urns=scope, limit=200)
         return [{"row": r, "child": decrypt_personal(r, keyring)["child"]} for r in rows], total
 
     cases, total = await run_db(request, _rows)
-    return render(request, "school/cases.html", {"title": "Our pupils' cases", "cases": cases, "total": total},
-                  who=who)
+    return render(request, "school/cases.html", {"title": "Our pupils' cases", "cases": cases, "total": total,
+                                                 "q": q or ""}, who=who)
 
 
 def _notify_page(request: Request, who: SignedIn, values: dict[str, Any], refusal: Refusal | None = None,

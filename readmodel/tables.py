@@ -201,3 +201,14 @@ class SignInSession(SQLModel, table=True):
     csrf_token: str = Field(max_length=64)
     created_at: datetime
     last_seen_at: datetime
+
+
+class CaseSearchToken(SQLModel, table=True):
+    """The blind index that finds a child by name, UPN or date of birth without storing any of them:
+    one keyed hash (`Keyring.search_token`) per normalised name part, the UPN and the date of birth."""
+
+    __tablename__ = "case_search_tokens"
+
+    case_ref: str = Field(primary_key=True, max_length=20)
+    token: str = Field(primary_key=True, index=True, max_length=64)
+    school_urn: str = Field(index=True, max_length=6)

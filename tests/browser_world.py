@@ -34,6 +34,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 PASSWORD = "a long enough test password"
+#: Every page axe checked and what it found (written to test-artifacts/axe.json by the journey).
+AXE_SEEN: list[dict[str, Any]] = []
 
 #: who -> (username, display name, role, school URNs)
 PEOPLE: dict[str, tuple[str, str, str, list[str]]] = {
@@ -121,6 +123,7 @@ async def assert_accessible(page: Any) -> list[dict[str, Any]]:
         await page.evaluate(AXE.read_text())
     result = await page.evaluate("axe.run(document).then(r => r.violations.map(v => ({id: v.id, impact: v.impact, "
                                  "help: v.help, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))")
+    AXE_SEEN.append({"url": page.url, "violations": result})
     bad = [v for v in result if v["impact"] in ("serious", "critical")]
     assert not bad, f"{page.url}: {bad}"
     return result
