@@ -21,6 +21,7 @@ bench: bootstrap
 	.venv/bin/python -m bench.list_latency
 	.venv/bin/python -m bench.lifecycle_throughput
 	.venv/bin/python -m bench.long_case
+	.venv/bin/python -m bench.page_latency
 
 # Removes build and test leftovers. Keeps var/ (the service's data) and .venv.
 clean:

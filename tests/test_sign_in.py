@@ -160,7 +160,8 @@ def test_sessions_end_when_idle_too_long_or_too_old(tmp_path: Path) -> None:
 def test_accounts_from_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = make_settings(tmp_path)
     monkeypatch.setenv("CASEWORK_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CASEWORK_ENCRYPTION_KEYS", settings.encryption_keys or "")
+    assert settings.encryption_keys is not None
+    monkeypatch.setenv("CASEWORK_ENCRYPTION_KEYS", settings.encryption_keys.get_secret_value())
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
     out = io.StringIO()
     assert cli.main(["accounts", "create", "--username", "m.jones", "--display-name", "Mo Jones",
