@@ -150,3 +150,29 @@ def people_with_role(session: Session, role: Role) -> list[Person]:
         select(Account).where(Account.role == role.value, Account.disabled_at.is_(None)).order_by(Account.display_name)
     )
     return [_person(r) for r in rows]
+
+
+#: The password hash of an account that signs in through OpenID Connect only: never a valid argon2
+#: hash, so no password can sign in to it; it names the provider's subject.
+OIDC_MARK = "oidc:"
+
+
+def account_for_provider_identity(
+    session: Session, subject: str, username: str, display_name: str, role: Role, school_urns: Iterable[str]
+) -> Person | None:
+    """The account of a person the council's identity provider vouched for, created on their first
+    sign-in and kept in step with the provider's claims (name, role, schools). None when that
+    username is a local account or another subject's, or the account is disabled."""
+    row = session.exec(select(Account).where(Account.username == username)).first()
+    mark = OIDC_MARK + subject
+    if row is None:
+        row = Account(username=username, display_name=display_name, role=role.value,
+                      school_urns=",".join(sorted(school_urns)), password_hash=mark[:200],
+                      created_at=datetime.now(UTC))
+    elif row.password_hash != mark[:200] or row.disabled_at is not None:
+        return None
+    else:
+        row.display_name, row.role, row.school_urns = display_name, role.value, ",".join(sorted(school_urns))
+    session.add(row)
+    session.flush()
+    return _person(row)

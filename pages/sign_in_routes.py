@@ -48,8 +48,10 @@ def _safe_next(target: str | None) -> str | None:
 def _form(request: Request, *, status_code: int = 200, **context: object) -> Response:
     token = secrets.token_urlsafe(32)
     context.setdefault("field_errors", {})
-    response = render(request, "sign_in.html", {"title": "Sign in", "sign_in_csrf": token, **context},
-                      status_code=status_code)
+    settings = services(request).settings
+    provider = settings.oidc_provider_name if settings.oidc_issuer else None
+    response = render(request, "sign_in.html", {"title": "Sign in", "sign_in_csrf": token, "provider": provider,
+                                                **context}, status_code=status_code)
     response.set_cookie(SIGN_IN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
                         secure=services(request).settings.environment != "development", path="/sign-in")
     return response
