@@ -114,9 +114,10 @@ def validated(model: type[BaseModel], data: dict[str, Any]) -> BaseModel | Refus
         return refusal_of_validation(exc)
 
 
-async def read_case(request: Request, who: SignedIn, case_ref: str, what: str) -> CaseView:
+async def read_case(request: Request, who: SignedIn, case_ref: str, what: str, *, record: bool = True) -> CaseView:
     """The case's view through the API's path: a school sees only its own pupils' cases (another's is a
-    404); a staff read of the whole case is recorded in the access records."""
+    404); a staff read of the whole case is recorded in the access records (`record=False`: the caller
+    records it itself, in the same transaction as its other reads)."""
     principal = who.principal
     check_case_ref(case_ref)
     if principal.is_school:
@@ -131,6 +132,6 @@ async def read_case(request: Request, who: SignedIn, case_ref: str, what: str) -
     if principal.is_school:
         if view.state.school_urn not in principal.school_urns:
             raise case_not_found(case_ref)
-    else:
+    elif record:
         await run_db(request, lambda s: record_access(s, principal, case_ref, what))
     return view

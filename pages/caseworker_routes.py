@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from starlette.datastructures import UploadFile
 
 from api.auth import case_not_found, check_case_ref, visible_case_row
-from api.deps import run_db, services
+from api.deps import record_access, run_db, services
 from api.documents import read_document, store_document
 from domain.case_state import CaseView, TaskKind
 from domain.people import Role
@@ -117,20 +117,20 @@ def _choices_for(view: CaseView, people: list[Any]) -> dict[str, list[tuple[str,
     }
 
 
-async def _case_page(request: Request, who: SignedIn, view: CaseView, *, action: Action | None = None,
-                     values: dict[str, Any] | None = None, refusal: Refusal | None = None,
-                     done: str | None = None, status_code: int = 200) -> Response:
+async def _case_page(request: Request, who: SignedIn, view: CaseView, *, done: str | None = None) -> Response:
     ref = view.state.case_ref
+    principal = who.principal
 
-    def _read(session: Session) -> tuple[list[DocumentRow], dict[str, str], list[Any]]:
+    def _read(session: Session) -> tuple[list[DocumentRow], dict[str, str]]:
+        record_access(session, principal, ref, "case page")
         documents = list(session.exec(
             select(DocumentRow).where(DocumentRow.case_ref == ref).order_by(DocumentRow.stored_at)))
         names = [e.actor.name for e in view.state.timeline] + [n.actor.name for n in view.state.notes]
         names += [view.state.officer or ""] + [d.stored_by for d in documents]
-        people = people_with_role(session, Role.CASEWORKER) + people_with_role(session, Role.SUPERVISOR)
-        return documents, display_names(session, names), people
+        names += [t.assignee for t in view.pending_tasks if t.assignee]
+        return documents, display_names(session, names)
 
-    documents, names, people = await run_db(request, _read)
+    documents, names = await run_db(request, _read)
     s = view.state
     threshold = services(request).settings.clocks.absence_threshold_days
     return render(request, "caseworker/case.html", {
@@ -138,30 +138,56 @@ async def _case_page(request: Request, who: SignedIn, view: CaseView, *, action:
         "view": view, "s": s, "names": names, "documents": documents,
         "file_name": file_name, "threshold": threshold,
         "forms": [FORMS[Action(a)] for a in view.allowed_actions if a in Action._value2member_map_],
-        "choices": _choices_for(view, people),
-        "failed_action": action, "values": values or {},
-        "field_errors": refusal.fields if refusal else {},
-        "errors": refusal.summary(prefix=f"{action.value}-", labels=labels(FORMS[action].fields))
-        if refusal and action else None,
-        "done": done, "idempotency_key": str(uuid.uuid4()),
+        "done": done,
         "recoupment_total": sum((line.amount for line in s.recoupment_lines), start=0),
-    }, status_code=status_code, who=who)
+    }, who=who)
 
 
 @router.get("/caseworker/cases/{case_ref}")
 async def case_page(request: Request, case_ref: str, done: str | None = Query(None, max_length=40),
                     who: SignedIn = Depends(require_staff)) -> Response:
-    view = await read_case(request, who, case_ref, "case page")
+    view = await read_case(request, who, case_ref, "case page", record=False)  # recorded with the page's reads
     title = FORMS[Action(done)].title if done in Action._value2member_map_ else None
     return await _case_page(request, who, view, done=title)
+
+
+async def _action_page(request: Request, who: SignedIn, view: CaseView, action: Action, *,
+                       values: dict[str, Any] | None = None, refusal: Refusal | None = None,
+                       status_code: int = 200) -> Response:
+    """One action's form on a page of its own (one thing per page), or why it cannot be done now."""
+    spec = FORMS[action]
+    people = await run_db(request, lambda s: people_with_role(s, Role.CASEWORKER) + people_with_role(s, Role.SUPERVISOR))
+    s = view.state
+    return render(request, "caseworker/action.html", {
+        "title": spec.title, "spec": spec, "s": s,
+        "allowed": action.value in view.allowed_actions,
+        "choices": _choices_for(view, people), "values": values or {},
+        "field_errors": refusal.fields if refusal else {},
+        "errors": refusal.summary(prefix=f"{action.value}-", labels=labels(spec.fields)) if refusal else None,
+        "idempotency_key": str(uuid.uuid4()),
+    }, status_code=status_code, who=who)
+
+
+def _action_of(name: str) -> Action | None:
+    return Action(name) if name in Action._value2member_map_ else None
+
+
+@router.get("/caseworker/cases/{case_ref}/actions/{action_name}")
+async def action_form(request: Request, case_ref: str, action_name: str,
+                      who: SignedIn = Depends(require_staff)) -> Response:
+    action = _action_of(action_name)
+    if action is None:
+        return render(request, "error.html", {"title": "Page not found", "detail": ""}, status_code=404, who=who)
+    view = await read_case(request, who, case_ref, f"case page ({action.value} form)")
+    return await _action_page(request, who, view, action)
 
 
 @router.post("/caseworker/cases/{case_ref}/actions/{action_name}")
 async def case_action(request: Request, case_ref: str, action_name: str,
                       who: SignedIn = Depends(require_staff)) -> Response:
-    if action_name not in Action._value2member_map_:
+    action = _action_of(action_name)
+    if action is None:
         return render(request, "error.html", {"title": "Page not found", "detail": ""}, status_code=404, who=who)
-    action = Action(action_name)
     form = await checked_form(request, who)
     spec = FORMS[action]
     values = form_values(spec.fields, form)
@@ -173,9 +199,8 @@ async def case_action(request: Request, case_ref: str, action_name: str,
     else:
         outcome = await run_action(request, who, case_ref, action, data, key)
     if isinstance(outcome, Refusal):
-        view = await read_case(request, who, case_ref, "case page")
-        return await _case_page(request, who, view, action=action, values=values, refusal=outcome,
-                                status_code=400)
+        view = await read_case(request, who, case_ref, f"case page ({action.value} form)")
+        return await _action_page(request, who, view, action, values=values, refusal=outcome, status_code=400)
     return see_other(f"/caseworker/cases/{case_ref}?done={action.value}")
 
 

@@ -45,6 +45,8 @@ templates = Environment(
         ]
     ),
     autoescape=select_autoescape(("html",)),
+    # Templates ship with the code: never re-read from disk while the app runs.
+    auto_reload=False,
     trim_blocks=True,
     lstrip_blocks=True,
 )

@@ -27,20 +27,23 @@ def dmy(d: Any) -> str:
 
 async def act(page: Any, title: str, fill: dict[str, str] | None = None, *, choose: dict[str, str] | None = None,
               check: list[str] | None = None, files: dict[str, Any] | None = None, refused: str | None = None) -> None:
-    """Open the action's form on the case page, fill it in, send it and see it done (or, with
-    `refused`, see the API's reason in the error summary)."""
-    section = page.locator("details", has=page.get_by_text(title, exact=True))
-    if not await section.evaluate("details => details.open"):
-        await section.locator("summary").click()
+    """From the case page, open the action's own page, fill its form in, send it and see it done on the
+    case page (or, with `refused`, see the API's reason in the error summary)."""
+    heading = page.get_by_role("heading", name=title, exact=True)
+    if await heading.count() == 0:  # not still on this action's page after a refusal
+        await page.get_by_role("link", name=title, exact=True).click()
+        await heading.wait_for()
+        await assert_accessible(page)
+    form = page.locator("main form")
     for label, value in (fill or {}).items():
-        await section.get_by_label(label, exact=True).fill(value)
+        await form.get_by_label(label, exact=True).fill(value)
     for label, value in (choose or {}).items():
-        await section.get_by_label(label, exact=True).select_option(value)
+        await form.get_by_label(label, exact=True).select_option(value)
     for label in check or []:
-        await section.get_by_label(label, exact=True).check()
+        await form.get_by_label(label, exact=True).check()
     for label, payload in (files or {}).items():
-        await section.get_by_label(label, exact=True).set_input_files(payload)
-    await section.locator("button[type=submit]").click()
+        await form.get_by_label(label, exact=True).set_input_files(payload)
+    await form.locator("button[type=submit]").click()
     if refused is None:
         await page.get_by_text(f"{title}: done.").wait_for()
     else:
@@ -49,6 +52,15 @@ async def act(page: Any, title: str, fill: dict[str, str] | None = None, *, choo
         assert refused in await summary.inner_text()
         assert await page.evaluate("document.activeElement.classList.contains('govuk-error-summary')")
     await assert_accessible(page)
+
+
+async def tab_to(page: Any, name: str, within: int = 40) -> None:
+    """Press Tab until the field named `name` has the focus, as a keyboard user does."""
+    for _ in range(within):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement && document.activeElement.name") == name:
+            return
+    raise AssertionError(f"Tab never reached {name}")
 
 
 async def test_a_case_through_the_pages_from_notification_to_full_time_return(browser_world: Browser) -> None:  # noqa: F811
@@ -107,7 +119,7 @@ async def test_a_case_through_the_pages_from_notification_to_full_time_return(br
     assert HEALTH in await cw.content()
 
     # 3. Consent, evidence (with an upload), decision: one form each, and only those allowed now.
-    assert await cw.get_by_text("Commission provision", exact=True).count() == 0
+    assert await cw.get_by_role("link", name="Commission provision").count() == 0
     await act(cw, "Ask the parent for consent")
     await act(cw, "Record the parent's consent decision",
               {"Health professional the parent agreed we may contact (optional)": "Dr A Consultant",
@@ -125,7 +137,15 @@ async def test_a_case_through_the_pages_from_notification_to_full_time_return(br
         "Provider": "County Home Tuition Service", "Hours a week": "25",
         "Start date": dmy(days.past[-3]), "Weekly cost in pounds": "450.00",
     }, choose={"Kind of provision": "home_tuition", "Named education officer (optional)": "j.bloggs"})
-    await act(cw, "Schedule a TAS review", {"Meeting date": dmy(days.next[0])})
+    # One case action with the keyboard only: its link, its date, its button.
+    await cw.get_by_role("link", name="Schedule a TAS review", exact=True).focus()
+    await cw.keyboard.press("Enter")
+    await cw.get_by_role("heading", name="Schedule a TAS review").wait_for()
+    await tab_to(cw, "on")
+    await cw.keyboard.type(dmy(days.next[0]))
+    await cw.keyboard.press("Tab")
+    await cw.keyboard.press("Enter")
+    await cw.get_by_text("Schedule a TAS review: done.").wait_for()
     await act(cw, "Record a review's outcome", {"Date the meeting was held": dmy(days.today)},
               check=["Start reintegration"])
     # A plan that ends before it starts is refused with the API's reason, in an error summary.
@@ -133,7 +153,7 @@ async def test_a_case_through_the_pages_from_notification_to_full_time_return(br
     await act(cw, "Agree a reintegration plan", {**plan, "Full time by": dmy(days.next[0])},
               refused="end_date must be after start_date")
     await act(cw, "Agree a reintegration plan", {**plan, "Full time by": dmy(days.next[5])})
-    assert "full time by" in (await cw.locator("#plan ~ p").first.inner_text()).lower()
+    assert "full time by" in (await cw.locator("#plan + p").inner_text()).lower()
     ARTIFACTS.mkdir(exist_ok=True)  # the README's picture of the case page (docs/case-page.png)
     await cw.goto(f"/caseworker/cases/{ref}")
     await cw.set_viewport_size({"width": 1100, "height": 1400})
