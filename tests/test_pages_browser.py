@@ -203,6 +203,25 @@ async def test_a_case_through_the_pages_from_notification_to_full_time_return(br
     assert ref in (await (await download.value).path()).read_text()
     assert (await fin.goto(f"/caseworker/cases/{ref}")).status == 403
 
+    # 7. Every case page for every kind of person, own school and other school: no leak.
+    document = await cw.get_by_role("link", name=re.compile("Consultant letter")).get_attribute("href")
+    staff_only = {"school_a": 403, "school_b": 403, "caseworker": 200, "supervisor": 200, "finance": 403}
+    matrix = {
+        f"/school/cases/{ref}": {"school_a": 200, "school_b": 404, "caseworker": 403, "supervisor": 403,
+                                 "finance": 403},
+        f"/caseworker/cases/{ref}": staff_only,
+        f"/caseworker/cases/{ref}/actions/add_note": staff_only,
+        str(document): staff_only,
+        f"/supervisor/access?case_ref={ref}": {**staff_only, "caseworker": 403},
+    }
+    people = {"school_a": school, "school_b": other, "caseworker": cw, "supervisor": sup, "finance": fin}
+    for path, expected in matrix.items():
+        for who, page in people.items():
+            answer = await page.request.get(path, max_redirects=0)
+            assert answer.status == expected[who], (who, path, answer.status)
+            if answer.status != 200:
+                assert "Ada" not in await answer.text() and HEALTH not in await answer.text(), (who, path)
+
     # No page broke its policy or raised a script error.
     assert not w.problems, w.problems
     (ARTIFACTS / "axe.json").write_text(json.dumps(AXE_SEEN, indent=1))

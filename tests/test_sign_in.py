@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func
+from sqlmodel import select
 
 import cli
 from api.app import create_app
@@ -65,13 +67,16 @@ async def test_signing_in_sets_a_protected_cookie_and_signing_out_ends_the_sessi
     assert page.status_code == 200 and "Jo Bloggs" in page.text
     policy = page.headers["content-security-policy"]
     assert "'nonce-" in policy and "unsafe-inline" not in policy and "form-action 'self'" in policy
-    stolen = c.cookies.get(sign_in_sessions.COOKIE)
+    stolen = {"Cookie": f"{sign_in_sessions.COOKIE}={c.cookies.get(sign_in_sessions.COOKIE)}"}
+    async with httpx.AsyncClient(transport=c._transport, base_url="https://testserver") as thief:
+        assert (await thief.get("/caseworker/tasks", headers=stolen)).status_code == 200
 
     # Sign-out without the form's CSRF token is refused; with it, the session is over for good.
     assert (await c.post("/sign-out")).status_code == 400
     r = await c.post("/sign-out", data={"csrf_token": _token(page)})
     assert r.status_code == 303
-    again = await c.get("/caseworker/tasks", cookies={sign_in_sessions.COOKIE: stolen})
+    async with httpx.AsyncClient(transport=c._transport, base_url="https://testserver") as thief:
+        again = await thief.get("/caseworker/tasks", headers=stolen)
     assert again.status_code == 303 and again.headers["location"].startswith("/sign-in")
 
 
@@ -152,7 +157,7 @@ def test_sessions_end_when_idle_too_long_or_too_old(tmp_path: Path) -> None:
         with session_scope(engine) as s:
             assert sign_in_sessions.resume(s, busy, idle=idle, absolute=absolute,
                                            now=start + absolute + timedelta(minutes=1)) is None
-            assert s.query(SignInSession).count() == 0
+            assert s.exec(select(func.count()).select_from(SignInSession)).one() == 0
     finally:
         engine.dispose()
 
