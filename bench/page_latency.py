@@ -1,7 +1,7 @@
 """The pages beside the JSON that serves the same data, with 10,000 cases in the read model.
 
-The caseload page (`/caseworker/caseload`, 200 rows with the children's names decrypted) beside
-`GET /cases?limit=200`; the task inbox (`/caseworker/tasks`) beside `GET /tasks?role=caseworker&limit=500`;
+The caseload page (`/caseworker/caseload`, 50 rows with the children's names decrypted) beside
+`GET /cases?limit=50`; the task inbox (`/caseworker/tasks`) beside `GET /tasks?role=caseworker&limit=500`;
 and a real case's page (`/caseworker/cases/{ref}`: the workflow's view, documents, names, the access
 record) beside `GET /cases/{ref}` (the view and the access record). The API runs in its own process
 (uvicorn) with a real worker and the dev server; calls alternate between page and JSON every round,
@@ -92,7 +92,7 @@ async def measure(cases: int, rounds: int, per_round: int) -> dict[str, dict[str
             ref = await one_real_case(api, tokens)
             staff = bearer(tokens["caseworker"])
             pairs = [
-                ("caseload", "/caseworker/caseload", "/cases?limit=200"),
+                ("caseload", "/caseworker/caseload", "/cases?limit=50"),
                 ("task inbox", "/caseworker/tasks", "/tasks?role=caseworker&limit=500"),
                 ("case page", f"/caseworker/cases/{ref}", f"/cases/{ref}"),
             ]

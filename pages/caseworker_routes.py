@@ -8,6 +8,7 @@ This module deliberately does not use `from __future__ import annotations`, like
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import Session, select
@@ -30,6 +31,9 @@ from readmodel.case_search import find_cases
 from readmodel.tables import CaseRow, DocumentRow
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+#: Cases a caseload page shows (as many as `GET /cases` answers by default).
+CASELOAD_PAGE = 50
 
 
 def _bucket(due: date, today: date) -> str:
@@ -74,18 +78,20 @@ async def caseload(
     officer: str | None = Query(None, max_length=64),
     school: str | None = Query(None, max_length=6),
     q: str | None = Query(None, max_length=200),
+    page: int = Query(1, ge=1, le=10_000),
     who: SignedIn = Depends(require_staff),
 ) -> Response:
     keyring = services(request).keyring
+    offset = (page - 1) * CASELOAD_PAGE
     filters = {"stage": stage or None, "overdue": overdue or None, "stalled": stalled or None,
                "officer": officer or None, "school_urn": school if school and school.isdigit() else None}
 
     def _read(session: Session) -> tuple[list[dict[str, Any]], int, dict[str, str]]:
         if q and q.strip():
-            rows = _matching(session, find_cases(session, keyring, q), filters)
-            total = len(rows)
+            found = _matching(session, find_cases(session, keyring, q), filters)
+            rows, total = found[offset:offset + CASELOAD_PAGE], len(found)
         else:
-            rows, total = case_queries.list_cases(session, limit=200, **filters)
+            rows, total = case_queries.list_cases(session, limit=CASELOAD_PAGE, offset=offset, **filters)
         names = display_names(session, [r.officer for r in rows if r.officer])
         return [{"row": r, "child": decrypt_personal(r, keyring)["child"]} for r in rows], total, names
 
@@ -93,9 +99,18 @@ async def caseload(
     stages = [{"value": "", "text": "Any stage"}] + [
         {"value": s.value, "text": s.value.replace("_", " ").capitalize(), "selected": s.value == stage} for s in Stage
     ]
+    asked = {k: v for k, v in {"q": q, "stage": stage, "overdue": overdue, "stalled": stalled,
+                                "officer": officer, "school": school}.items() if v}
+
+    def _link(to: int) -> dict[str, str]:
+        return {"href": "/caseworker/caseload?" + urlencode({**asked, "page": to})}
+
+    pages = -(-total // CASELOAD_PAGE)
     return render(request, "caseworker/caseload.html", {
         "title": "Caseload", "cases": cases, "total": total, "stages": stages, "filters": filters,
-        "officers": officers, "q": q or "",
+        "officers": officers, "q": q or "", "first": offset + 1, "last": offset + len(cases),
+        "pagination": {"previous": _link(page - 1) if page > 1 else None,
+                       "next": _link(page + 1) if page < pages else None},
     }, who=who)
 
 

@@ -205,3 +205,33 @@ def test_a_school_account_needs_its_school(tmp_path: Path) -> None:
             create_account(s, "no.school", "No School", "school", PASSWORD, [])
     finally:
         engine.dispose()
+
+
+async def test_the_caseload_comes_a_page_at_a_time_with_names(site: Any) -> None:
+    c, settings = site
+    from datetime import date as day
+
+    from infra.encryption import Keyring
+    from readmodel.case_projection import write_case_view
+    from tests.readmodel_fixtures import child, make_view
+
+    keyring = Keyring.from_settings(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as s:
+            for n in range(55):
+                ref = f"MN-26-{n:06d}"
+                write_case_view(s, make_view(ref, the_child=child(given=f"Pupil{n}", dob=day(2013, 1, 1 + n % 28))),
+                                keyring, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    await sign_in(c, PEOPLE["caseworker"][0])
+    first = await c.get("/caseworker/caseload")
+    assert "55 cases (showing 1 to 50)" in first.text and first.text.count('href="/caseworker/cases/MN-26-') == 50
+    following = re.search(r'<a class="govuk-link govuk-pagination__link" href="([^"]+)" rel="next">', first.text)
+    assert following, "no link to the next page"
+    second = await c.get(following.group(1).replace("&amp;", "&"))
+    assert "(showing 51 to 55)" in second.text and second.text.count('href="/caseworker/cases/MN-26-') == 5
+    assert "Pupil" in second.text
+    found = await c.get("/caseworker/caseload", params={"q": "pupil7"})
+    assert "1 case" in found.text and "Pupil7 " in found.text
