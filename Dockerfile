@@ -1,4 +1,11 @@
 # The casework image: worker, API and migrations (docker-compose.yml chooses the command).
+
+# The pages' front-end assets (GOV.UK Frontend, MOJ Frontend, Swagger UI, ReDoc) from package-lock.json.
+FROM node:20-bookworm-slim AS assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -23,6 +30,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # The project itself, installed from the source tree (data/ and the migrations are read from here).
 COPY . .
+COPY --from=assets /assets/node_modules ./node_modules
 RUN pip install --no-deps -e . && python -c "import infra.settings, domain.search_attributes"
 
 USER casework

@@ -23,6 +23,7 @@ bench: bootstrap
 	.venv/bin/python -m bench.list_latency --cases 10000 --timers 1500
 	.venv/bin/python -m bench.projection_write
 	.venv/bin/python -m bench.long_case
+	.venv/bin/python -m bench.page_latency
 
 # Mutation testing of the pure rules in domain/ against the pure tests only ([tool.mutmut] in
 # pyproject.toml). Results are cached in mutants/ (a rerun tests only what changed; `make clean`

@@ -4,11 +4,19 @@
     casework keys list
     casework keys revoke NAME
     casework keys ensure-demo                                             development only
+    casework accounts create --username U --display-name "Jo Bloggs" --role ROLE [--school-urn URN ...]
+    casework accounts list
+    casework accounts disable USERNAME
+    casework accounts ensure-demo                                         development only
 
 Tokens are stored only as SHA-256 hashes, so a token cannot be shown again: `keys create` prints it
 once. `keys ensure-demo` creates one demo key per role (the school key for URN 120001) and prints
 `role<TAB>token` lines; the demo tokens are derived from a fixed development seed, so they are the
 same on every run and every machine — which is why it refuses to run in production.
+
+Accounts are for people signing in to the pages. `accounts create` reads the password from the
+terminal (twice), or one line from standard input with `--password-stdin`. `accounts ensure-demo`
+creates one demo account per role and prints `role<TAB>username<TAB>password<TAB>display name`.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import hashlib
 import hmac
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from domain.people import Role
 
@@ -36,6 +44,21 @@ def demo_token(role: Role | str) -> str:
 
 def demo_key_name(role: Role | str) -> str:
     return f"demo-{Role(role).value}"
+
+
+#: The demo accounts `make run` prints: role, username, display name.
+DEMO_ACCOUNTS: tuple[tuple[Role, str, str], ...] = (
+    (Role.SCHOOL, "demo.school", "Sam Okafor"),
+    (Role.CASEWORKER, "demo.caseworker", "Jo Bloggs"),
+    (Role.SUPERVISOR, "demo.supervisor", "Priya Shah"),
+    (Role.FINANCE, "demo.finance", "Alex Finch"),
+)
+
+
+def demo_password(role: Role | str) -> str:
+    """The fixed development password of a demo account (derived from the seed; not a secret)."""
+    digest = hmac.new(DEMO_SEED, f"demo-account:{Role(role).value}".encode(), hashlib.sha256).digest()
+    return "demo-" + base64.urlsafe_b64encode(digest[:12]).decode("ascii")
 
 
 def _prepare_database(database_url: str) -> None:
@@ -130,6 +153,104 @@ def _keys_ensure_demo(args: argparse.Namespace, engine: object, out: TextIO, env
     return 1 if problems else 0
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def _accounts_create(args: argparse.Namespace, engine: object, out: TextIO) -> int:
+    from infra.accounts import create_account
+    from readmodel.database import session_scope
+
+    try:
+        password = _read_password(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        person = create_account(
+            session, args.username, args.display_name, args.role, password, args.school_urn or ()
+        )
+    print(f"created {person.role.value} account {person.username!r} ({person.display_name})", file=out)
+    return 0
+
+
+def _accounts_list(args: argparse.Namespace, engine: object, out: TextIO) -> int:
+    from infra.accounts import list_accounts
+    from readmodel.database import session_scope
+
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        print("username\tdisplay_name\trole\tschool_urns\tcreated_at\tstatus", file=out)
+        for row in list_accounts(session):
+            status = f"disabled {row.disabled_at:%Y-%m-%d %H:%M}" if row.disabled_at else "active"
+            print(
+                f"{row.username}\t{row.display_name}\t{row.role}\t{row.school_urns or '-'}\t"
+                f"{row.created_at:%Y-%m-%d %H:%M}\t{status}",
+                file=out,
+            )
+    return 0
+
+
+def _accounts_disable(args: argparse.Namespace, engine: object, out: TextIO) -> int:
+    from infra.accounts import disable_account
+    from readmodel.database import session_scope
+
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        found = disable_account(session, args.username)
+    if not found:
+        print(f"error: no account named {args.username!r}", file=sys.stderr)
+        return 1
+    print(f"disabled account {args.username!r}; its sign-ins have ended", file=out)
+    return 0
+
+
+def _accounts_ensure_demo(args: argparse.Namespace, engine: object, out: TextIO) -> int:
+    from sqlmodel import select
+
+    from infra.accounts import check_password, create_account
+    from readmodel.database import session_scope
+    from readmodel.tables import Account
+
+    problems = 0
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        for role, username, display_name in DEMO_ACCOUNTS:
+            password = demo_password(role)
+            if session.exec(select(Account).where(Account.username == username)).first() is None:
+                urns = [DEMO_SCHOOL_URN] if role is Role.SCHOOL else []
+                create_account(session, username, display_name, role, password, urns)
+            elif check_password(session, username, password) is None:
+                print(f"warning: account {username!r} has another password or is disabled; left as is",
+                      file=sys.stderr)
+                problems += 1
+                continue
+            print(f"{role.value}\t{username}\t{password}\t{display_name}", file=out)
+    return 1 if problems else 0
+
+
+def _add_accounts_parser(commands: Any) -> None:
+    accounts = commands.add_parser(
+        "accounts", help="people who sign in to the pages",
+        description="Create, list and disable the local accounts people sign in to the pages with.",
+    )
+    sub = accounts.add_subparsers(dest="accounts_command", required=True, metavar="ACCOUNTS_COMMAND")
+    create = sub.add_parser("create", help="create an account (asks for the password)")
+    create.add_argument("--username", required=True, help="lower-case, e.g. j.bloggs; their name on cases")
+    create.add_argument("--display-name", required=True, help='how the pages show them, e.g. "Jo Bloggs"')
+    create.add_argument("--role", required=True, choices=[r.value for r in DEMO_ROLES])
+    create.add_argument("--school-urn", action="append", metavar="URN", help="school accounts: a school they work for")
+    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    sub.add_parser("list", help="list accounts (never their passwords)")
+    disable = sub.add_parser("disable", help="disable an account and end its sign-ins")
+    disable.add_argument("username")
+    sub.add_parser("ensure-demo", help="create the demo accounts if absent and print them (development only)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="casework", description="Casework service administration.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -162,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands.add_parser(
         "ensure-demo", help="create the demo keys if absent and print role<TAB>token (development only)"
     )
+    _add_accounts_parser(commands)
     return parser
 
 
@@ -170,6 +292,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     args = build_parser().parse_args(argv)
 
     from infra.access_keys import ApiKeyError
+    from infra.accounts import AccountError
     from infra.settings import ConfigurationError, load_settings
     from readmodel.database import ReadModelUnavailable, make_engine, safe_url
 
@@ -181,11 +304,21 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
 
     if args.command == "keys" and args.keys_command == "ensure-demo" and settings.environment == "production":
         return _keys_ensure_demo(args, None, out, settings.environment)
+    if args.command == "accounts" and args.accounts_command == "ensure-demo" and settings.environment == "production":
+        print("error: demo accounts have well-known passwords; refused in production", file=sys.stderr)
+        return 2
 
     engine = None
     try:
         _prepare_database(settings.database_url)
         engine = make_engine(settings.database_url)
+        if args.command == "accounts":
+            return {
+                "create": _accounts_create,
+                "list": _accounts_list,
+                "disable": _accounts_disable,
+                "ensure-demo": _accounts_ensure_demo,
+            }[args.accounts_command](args, engine, out)
         handler = {
             "create": _keys_create,
             "list": _keys_list,
@@ -194,7 +327,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         if handler is not None:
             return handler(args, engine, out)
         return _keys_ensure_demo(args, engine, out, settings.environment)
-    except ApiKeyError as exc:
+    except (ApiKeyError, AccountError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ReadModelUnavailable as exc:

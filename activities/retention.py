@@ -51,6 +51,7 @@ from readmodel.database import get_engine, session_scope
 from readmodel.tables import (
     AccessRecord,
     CaseRow,
+    CaseSearchToken,
     DocumentRow,
     ErasureTombstone,
     IdempotencyRecord,
@@ -276,7 +277,9 @@ class RetentionActivities:
                     )
                 )
             rows_erased = 0
-            for table in (TimelineRow, TaskRow, DocumentRow, SentEmail, IdempotencyRecord, AccessRecord, CaseRow):
+            for table in (
+                TimelineRow, TaskRow, DocumentRow, SentEmail, IdempotencyRecord, AccessRecord, CaseSearchToken, CaseRow,
+            ):
                 result = session.execute(
                     delete(table).where(table.case_ref == case_ref).execution_options(synchronize_session=False)
                 )

@@ -22,6 +22,7 @@ from api.access_routes import router as access_router
 from api.case_read_routes import router as case_read_router
 from api.codec_routes import router as codec_router
 from api.command_routes import router as command_router
+from api.docs_routes import router as docs_router
 from api.document_routes import router as document_router
 from api.health_routes import router as health_router
 from api.metrics import Metrics
@@ -35,6 +36,8 @@ from api.subject_access_routes import router as subject_access_router
 from api.task_routes import router as task_router
 from infra.logging import configure_logging
 from infra.settings import Settings, get_settings
+from pages.assets import mount_assets
+from pages.routers import PAGE_ROUTERS
 
 API_VERSION = "1.0.0"
 
@@ -101,6 +104,8 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -119,8 +124,11 @@ def create_app(
         subject_access_router,
         health_router,
         codec_router,
+        docs_router,
+        *PAGE_ROUTERS,
     ):
         app.include_router(router)
+    mount_assets(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

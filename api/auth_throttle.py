@@ -27,3 +27,22 @@ class FailedAuthThrottle:
             return None
         stats = await self._limiter.get_window_stats(self._item, source)
         return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+class SignInLockout:
+    """An account is locked for `minutes` after `failures` wrong passwords within that time (a moving
+    window per username, in memory per API process). While locked, even the right password is
+    refused, so guessing gains nothing; the window empties by itself."""
+
+    def __init__(self, failures: int, minutes: int) -> None:
+        self._item = RateLimitItemPerMinute(failures, minutes)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def locked(self, username: str) -> bool:
+        return not await self._limiter.test(self._item, username)
+
+    async def failed(self, username: str) -> None:
+        await self._limiter.hit(self._item, username)
+
+    async def succeeded(self, username: str) -> None:
+        await self._limiter.clear(self._item, username)

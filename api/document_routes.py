@@ -9,43 +9,27 @@ encrypted; the answer is the document's reference, which the caller then records
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import select
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request as StarletteRequest
 
 from api.auth import case_not_found, check_case_ref, require_staff
-from api.deps import json_response, record_access, run_db, services
+from api.deps import json_response, run_db, services
+from api.documents import read_document, store_document
 from api.principal import Principal
 from api.problems import ProblemError, problem_responses
 from domain.case_commands import EvidenceKind
-from domain.document_models import DOC_REF_PATTERN
-from infra.document_store import (
-    ALLOWED_CONTENT_TYPES,
-    DocumentNotFound,
-    file_name,
-    incomplete_reason,
-    sniff_content_type,
-)
+from infra.document_store import ALLOWED_CONTENT_TYPES, file_name
 from readmodel.tables import CaseRow, DocumentRow
 
 router = APIRouter(tags=["documents"])
 
-_DOC_REF_RE = re.compile(DOC_REF_PATTERN)
-#: Why a file that is text underneath is still refused, by the type its content shows.
-_WHY_NOT = {
-    "text/html": ": a web page, which can carry scripts; save or print it as PDF",
-    "image/svg+xml": ": an SVG drawing, which can carry scripts; send it as PNG or PDF",
-    "application/xml": ": XML, not a letter; send it as PDF or plain text",
-}
 #: Room for the multipart envelope (boundaries, part headers, the `kind` field) around the file.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -208,48 +192,7 @@ async def upload_document(
     if not data:
         raise _validation("body.file", "the file is empty", "empty")
 
-    content_type = sniff_content_type(data)
-    if content_type not in ALLOWED_CONTENT_TYPES:
-        seen = f" (its content looks like {content_type}{_WHY_NOT.get(content_type or '', '')})" if content_type else ""
-        raise ProblemError(
-            415,
-            f"This kind of file is not accepted{seen}. Allowed: PDF, PNG, JPEG, DOCX or plain text.",
-            slug="unsupported-document-type",
-            title="Document type not allowed",
-        )
-    incomplete = incomplete_reason(data, content_type)
-    if incomplete is not None:
-        raise _validation("body.file", incomplete, "incomplete_file")
-
-    stored = await run_in_threadpool(svc.documents.put, data, content_type=content_type, case_ref=case_ref)
-
-    def _record(session: Session) -> DocumentRow:
-        existing = session.exec(
-            select(DocumentRow).where(DocumentRow.case_ref == case_ref, DocumentRow.doc_ref == stored.doc_ref)
-        ).first()
-        if existing is not None:
-            return existing
-        row = DocumentRow(
-            doc_ref=stored.doc_ref,
-            case_ref=case_ref,
-            content_type=stored.content_type,
-            size_bytes=stored.size_bytes,
-            kind=kind_value,
-            stored_by=principal.name,
-            stored_at=datetime.now(UTC),
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:  # the same upload, at the same moment
-            return session.exec(
-                select(DocumentRow).where(
-                    DocumentRow.case_ref == case_ref, DocumentRow.doc_ref == stored.doc_ref
-                )
-            ).one()
-        return row
-
-    row = await run_db(request, _record)
+    row = await store_document(request, principal, case_ref, data, kind_value)
     out = _out(row)
     return json_response(out, 201, {"Location": out.download_url})
 
@@ -295,27 +238,7 @@ async def download_document(
     principal: Principal = Depends(require_staff),
 ) -> Response:
     check_case_ref(case_ref)
-    not_found = ProblemError(
-        404,
-        f"Case {case_ref} has no document {doc_ref[:80]}.",
-        slug="document-not-found",
-        title="Document not found",
-    )
-    if not _DOC_REF_RE.match(doc_ref):
-        raise not_found
-    row = await run_db(
-        request,
-        lambda s: s.exec(
-            select(DocumentRow).where(DocumentRow.case_ref == case_ref, DocumentRow.doc_ref == doc_ref)
-        ).first(),
-    )
-    if row is None:
-        raise not_found
-    try:
-        data, content_type = await run_in_threadpool(services(request).documents.get, doc_ref)
-    except DocumentNotFound:
-        raise not_found from None
-    await run_db(request, lambda s: record_access(s, principal, case_ref, f"document {doc_ref} ({row.kind})"))
+    data, content_type = await read_document(request, principal, case_ref, doc_ref)
     return Response(
         content=data,
         media_type=content_type,

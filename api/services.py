@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from api.auth_throttle import FailedAuthThrottle
+from api.auth_throttle import FailedAuthThrottle, SignInLockout
 from api.metrics import Metrics
 from api.problems import TemporalUnavailable
 from domain.school_calendar import SchoolCalendar, load_calendar_data
@@ -91,6 +91,7 @@ class Services:
     temporal: TemporalConnector
     metrics: Metrics
     auth_failures: FailedAuthThrottle
+    sign_in_lockout: SignInLockout
     _calendar: SchoolCalendar | None = field(default=None, repr=False)
     #: One lock per child key, so two identical notifications at once still open one case.
     notify_locks: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
@@ -116,4 +117,5 @@ def build_services(
         temporal=temporal or TemporalConnector(settings),
         metrics=metrics,
         auth_failures=FailedAuthThrottle(settings.failed_auth_limit_per_minute),
+        sign_in_lockout=SignInLockout(settings.sign_in_failures_before_lockout, settings.sign_in_lockout_minutes),
     )

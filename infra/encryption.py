@@ -57,6 +57,7 @@ DEV_KEY_FILENAME = "dev-encryption.key"
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _AAD_PREFIX = b"casework/v1|"
 _HASH_KEY_INFO = b"casework keyed-hash v1"
+_SEARCH_KEY_INFO = b"casework search index v1"
 
 
 class EncryptionError(Exception):
@@ -125,6 +126,9 @@ class Keyring:
         self._active_key_id = keys[0][0]
         self._hash_key_id, oldest = keys[-1]
         self._hash_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HASH_KEY_INFO).derive(
+            oldest
+        )
+        self._search_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEARCH_KEY_INFO).derive(
             oldest
         )
 
@@ -211,6 +215,11 @@ class Keyring:
         """HMAC-SHA256 (hex) of `value`, stable across key rotations (see module docstring).
         Normalise the value (case, whitespace) before calling if equal inputs may be spelt differently."""
         return hmac.new(self._hash_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def search_token(self, value: str) -> str:
+        """HMAC-SHA256 (hex) of a normalised search term (the read model's blind index), under a key
+        of its own derived from the same oldest key: a search token never equals any other keyed hash."""
+        return hmac.new(self._search_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _aad(context: str) -> bytes:

@@ -85,6 +85,19 @@ class Settings(BaseSettings):
     failed_auth_limit_per_minute: int = Field(20, ge=1, le=10_000)
     max_codec_payloads: int = Field(2000, ge=1, le=100_000)
 
+    # Signing in to the pages (pages/sign_in_routes.py).
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    session_hours: int = Field(10, ge=1, le=24 * 7)
+    sign_in_failures_before_lockout: int = Field(5, ge=1, le=1000)
+    sign_in_lockout_minutes: int = Field(15, ge=1, le=24 * 60)
+    # Staff sign-in through the council's OpenID Connect provider (pages/oidc_routes.py); unset = off.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_provider_name: str = "your council account"
+    oidc_roles_claim: str = "roles"
+    oidc_schools_claim: str = "school_urns"
+
     # Retention: a closed case is erased once the child reaches this age (the daily retention sweep).
     retention_years_after_birth: int = Field(
         25,

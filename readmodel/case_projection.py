@@ -24,6 +24,7 @@ from sqlmodel import Session
 from domain.case_state import CaseState, CaseView, PendingTask, TimelineEvent
 from domain.people import Child
 from domain.provision import Provision
+from readmodel.case_search import write_search_tokens
 from readmodel.tables import CaseRow, TaskRow, TimelineRow
 
 PERSONAL_FORMAT = 1
@@ -38,6 +39,8 @@ class CaseKeyring(Protocol):
     def decrypt(self, blob: bytes, *, context: str) -> bytes: ...
 
     def keyed_hash(self, value: str) -> str: ...
+
+    def search_token(self, value: str) -> str: ...
 
 
 # ------------------------------------------------------------------------------------------------
@@ -244,6 +247,7 @@ def write_case_view(session: Session, view: CaseView, keyring: CaseKeyring, now:
     if new_events:
         conn.execute(_INSERT_EVENTS, new_events)
 
+    write_search_tokens(session, ref, values["school_urn"], view.state.child, keyring)
     conn.execute(_DELETE_TASKS, {"case_ref": ref})
     tasks = tasks_values(view)
     if tasks:

@@ -173,3 +173,45 @@ class ErasureTombstone(SQLModel, table=True):
     closed_month: str | None = Field(default=None, max_length=7, description="YYYY-MM")
     recoupment_total: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
     erased_at: datetime
+
+
+class Account(SQLModel, table=True):
+    """A person who signs in to the pages (machines use `ApiKey`). `username` is also their name on
+    the case (`Actor.name`: timelines, access records, the named officer); `display_name` is how
+    the pages show them. Only an argon2 hash of the password is kept."""
+
+    __tablename__ = "accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=64)
+    display_name: str = Field(max_length=100)
+    role: str = Field(max_length=20)
+    school_urns: str = Field(default="", description="Comma-separated URNs a school account may see")
+    password_hash: str = Field(max_length=200)
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+class SignInSession(SQLModel, table=True):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 hash is kept here.
+    It ends at sign-out, after `session_idle_minutes` without a request, or `session_hours` after
+    sign-in, whichever comes first."""
+
+    __tablename__ = "sign_in_sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    username: str = Field(index=True, max_length=64)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime
+    last_seen_at: datetime
+
+
+class CaseSearchToken(SQLModel, table=True):
+    """The blind index that finds a child by name, UPN or date of birth without storing any of them:
+    one keyed hash (`Keyring.search_token`) per normalised name part, the UPN and the date of birth."""
+
+    __tablename__ = "case_search_tokens"
+
+    case_ref: str = Field(primary_key=True, max_length=20)
+    token: str = Field(primary_key=True, index=True, max_length=64)
+    school_urn: str = Field(index=True, max_length=6)

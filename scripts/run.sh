@@ -166,11 +166,16 @@ TOKENS=""
 if ! TOKENS=$("$ROOT/.venv/bin/casework" keys ensure-demo 2>"$LOG_DIR/keys.log"); then
     say "WARNING: could not create demo tokens (\`casework keys ensure-demo\` failed, see var/log/keys.log)" >&2
 fi
+ACCOUNTS=""
+if ! ACCOUNTS=$("$ROOT/.venv/bin/casework" accounts ensure-demo 2>"$LOG_DIR/accounts.log"); then
+    say "WARNING: could not create demo accounts (\`casework accounts ensure-demo\` failed, see var/log/accounts.log)" >&2
+fi
 
 cat <<EOF
 
   casework is running.
 
+    Pages        http://localhost:$API_PORT   (sign in with a demo account below)
     API docs     http://localhost:$API_PORT/docs
     Health       http://localhost:$API_PORT/healthz   (readiness: /readyz)
     Temporal UI  http://localhost:$TEMPORAL_UI_PORT   (custom search attributes: CaseStage, Overdue, ...)
@@ -184,6 +189,15 @@ if [ -n "$TOKENS" ]; then
     done
 else
     echo "    (none; see var/log/keys.log)"
+fi
+echo
+echo "  Demo accounts for the pages (username / password):"
+if [ -n "$ACCOUNTS" ]; then
+    printf '%s\n' "$ACCOUNTS" | while IFS=$'\t' read -r role username password display; do
+        printf '    %-12s %-18s %-26s %s\n' "$role" "$username" "$password" "($display)"
+    done
+else
+    echo "    (none; see var/log/accounts.log)"
 fi
 cat <<EOF
 

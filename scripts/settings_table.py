@@ -57,6 +57,16 @@ MEANINGS: dict[str, str] = {
     "failed_auth_limit_per_minute": "Refused access keys from one address within a minute before "
     "further refusals answer 429 with `Retry-After`",
     "max_codec_payloads": "The most payloads one `/codec` call may carry (413 beyond)",
+    "session_idle_minutes": "A signed-in person is signed out after this long without using the pages",
+    "session_hours": "A sign-in lasts at most this long, however busy",
+    "sign_in_failures_before_lockout": "Wrong passwords for one account before it is locked for a while",
+    "sign_in_lockout_minutes": "How long repeated wrong passwords lock an account",
+    "oidc_issuer": "The council's OpenID Connect issuer URL (e.g. Microsoft Entra ID); unset = local accounts only",
+    "oidc_client_id": "This service's client id at the OpenID Connect provider",
+    "oidc_client_secret": "Its client secret",
+    "oidc_provider_name": "How the sign-in page names the provider (\"Sign in with ...\")",
+    "oidc_roles_claim": "ID token claim listing the person's roles (school, caseworker, supervisor, finance)",
+    "oidc_schools_claim": "ID token claim listing a school person's school URNs",
     "encryption_keys": "`key-id:base64-32-bytes` pairs, comma separated; the first encrypts, all decrypt. "
     "Required in production; development uses `var/dev-encryption.key`",
     "recoupment.annual_per_pupil": "Annual per-pupil funding by key stage (JSON object: "

@@ -26,6 +26,19 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q
     fi
 fi
 
+# The browser tests drive Debian's Chromium (never `playwright install`, which downloads a browser).
+# As root it is installed when missing; otherwise those tests skip locally and fail under CI=true.
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== installing chromium (apt-get)"
+        apt-get install -y -q chromium >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+            || echo "== could not install chromium; the browser tests will skip (or fail under CI)"
+    else
+        echo "== /usr/bin/chromium is missing (apt-get install chromium); the browser tests will skip (or fail under CI)"
+    fi
+fi
+
 echo "== pytest"
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider --durations=10 "$@"

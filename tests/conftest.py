@@ -149,3 +149,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         dispose_engines()
         return
     yield request.getfixturevalue("postgres_url")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Each test's report on its item (`item.rep_call`), so fixtures can act on a failure
+    (the browser tests take screenshots)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -26,7 +26,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.email import outbox_file_for
 from activities.retention import RetentionActivities, case_run_ids, stage_reached
-from api.notification_routes import new_case_ref
+from api.case_opening import new_case_ref
 from domain.case_commands import AbsenceReason, CloseCase, CloseOutcome, OpenCase
 from domain.case_state import CaseResult, CaseView
 from domain.people import Actor, Child, Parent, Role
