@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, Request, Security
@@ -26,6 +27,7 @@ from api.principal import Principal
 from api.problems import ProblemError
 from domain.case_commands import CASE_REF_PATTERN
 from domain.people import Role
+from infra import sign_in_sessions
 from infra.access_keys import TOKEN_RE, hash_token
 from readmodel.tables import ApiKey, CaseRow
 
@@ -100,11 +102,40 @@ async def _count_refusal(request: Request) -> None:
         )
 
 
-def require_roles(*roles: Role) -> Callable[..., Any]:
-    """A dependency answering the caller's `Principal`, or 403 when their role is not in `roles`."""
+async def session_principal(request: Request) -> Principal | None:
+    """The person signed in to the service's pages in this browser (the session cookie), as a caller,
+    or None: no cookie, or its session has ended (`infra.sign_in_sessions`)."""
+    token = request.cookies.get(sign_in_sessions.COOKIE)
+    if not token or len(token) > 100:
+        return None
+    settings = services(request).settings
+    idle, absolute = timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_hours)
+    found = await run_db(request, lambda s: sign_in_sessions.resume(s, token, idle=idle, absolute=absolute))
+    if found is None:
+        return None
+    person = found[0]
+    return Principal(name=person.username, role=person.role, school_urns=person.school_urns)
+
+
+async def key_or_session_principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Security(_bearer)
+) -> Principal:
+    """The caller by access key (`Authorization: Bearer`), else by the browser's signed-in session:
+    the Temporal UI calls the codec with the service's cookie, never with a token."""
+    if credentials is None or not credentials.credentials:
+        principal = await session_principal(request)
+        if principal is not None:
+            request.state.principal = principal
+            return principal
+    return await current_principal(request, credentials)
+
+
+def require_roles(*roles: Role, by: Callable[..., Any] | None = None) -> Callable[..., Any]:
+    """A dependency answering the caller's `Principal`, or 403 when their role is not in `roles`. `by`
+    says how the caller is known (default: an access key)."""
     allowed = frozenset(roles)
 
-    async def _dependency(principal: Principal = Depends(current_principal)) -> Principal:
+    async def _dependency(principal: Principal = Depends(by or current_principal)) -> Principal:
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise ProblemError(

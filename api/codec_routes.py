@@ -35,7 +35,7 @@ from google.protobuf import json_format
 from sqlmodel import Session, select
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.auth import require_roles
+from api.auth import key_or_session_principal, require_roles
 from api.deps import record_access, run_db
 from api.principal import Principal
 from api.problems import ProblemError, problem_responses
@@ -49,7 +49,8 @@ log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 
-require_supervisor = require_roles(Role.SUPERVISOR)
+#: A supervisor by access key (the CLI) or by signed-in session (the Temporal UI in the same browser).
+require_supervisor = require_roles(Role.SUPERVISOR, by=key_or_session_principal)
 
 
 def get_codec(request: Request) -> EncryptionCodec:

@@ -164,6 +164,9 @@ FORMS: dict[Action, ActionForm] = {
             FormField("reason", "Details", "textarea", optional=True),
             FormField("closed_on", "Closed on", "date", optional=True),
         )),
+        ActionForm(Action.REOPEN, "Reopen the case (closed in error)", "Reopen the case", (
+            FormField("reason", "Why the closure was wrong", "textarea"),
+        )),
     )
 }
 

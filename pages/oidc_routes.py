@@ -16,10 +16,10 @@ import json
 from fastapi import APIRouter, Request, Response
 
 from api.deps import run_db, services
+from infra import sign_in_sessions
 from infra.accounts import account_for_provider_identity
 from infra.logging import get_logger
 from infra.oidc import OidcClient, SignInFailed
-from pages import sign_in_sessions
 from pages.web import HOME, PageRoute, error_page, see_other, set_session_cookie
 
 log = get_logger(__name__)

@@ -15,9 +15,9 @@ import secrets
 from fastapi import APIRouter, Request, Response
 
 from api.deps import run_db, services
+from infra import sign_in_sessions
 from infra.accounts import check_password
 from infra.logging import get_logger
-from pages import sign_in_sessions
 from pages.web import (
     HOME,
     PageRoute,

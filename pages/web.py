@@ -27,9 +27,9 @@ from api.principal import Principal
 from api.problems import EngineTimeout, ProblemError, TemporalUnavailable
 from api.security_headers import page_policy
 from domain.people import Role
+from infra import sign_in_sessions
 from infra.accounts import Person
 from infra.logging import get_logger
-from pages import sign_in_sessions
 from pages.action_forms import LABELS
 from readmodel.database import ReadModelUnavailable
 

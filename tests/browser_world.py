@@ -27,8 +27,7 @@ from pages.assets import NODE_MODULES
 from readmodel.database import make_engine, session_scope
 from readmodel.migrate import upgrade
 from tests.api_world import case_worker
-from tests.conftest import make_settings
-from tests.free_port import free_port
+from tests.support import free_port, make_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"

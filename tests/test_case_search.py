@@ -13,7 +13,7 @@ from readmodel.case_projection import write_case_view
 from readmodel.case_search import find_cases
 from readmodel.database import get_engine, session_scope
 from readmodel.migrate import upgrade
-from tests.readmodel_fixtures import database_url, key_spec, keyring, make_view  # noqa: F401 - fixtures
+from tests.readmodel_fixtures import key_spec, keyring, make_view  # noqa: F401 - fixtures
 
 NOW = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
 ZOE = Child(given_name="Zoë Anne", family_name="O'Brien-Smith", date_of_birth=date(2013, 5, 17), upn="A12345678901B")

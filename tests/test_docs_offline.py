@@ -9,7 +9,7 @@ from pathlib import Path
 from api.app import create_app
 from pages.assets import missing_assets
 from tests.api_world import api_client, migrate_and_create_keys
-from tests.conftest import make_settings
+from tests.support import make_settings
 
 _URL = re.compile(r"""(?:src|href)=["']([^"']+)["']""")
 

@@ -21,8 +21,7 @@ import pytest
 from pages.assets import NODE_MODULES, PROJECT_ROOT
 from readmodel.migrate import upgrade
 from tests.browser_world import serving
-from tests.conftest import make_settings
-from tests.free_port import free_port
+from tests.support import free_port, make_settings
 
 PROVIDER = Path(__file__).parent / "oidc_provider" / "provider.mjs"
 CLIENT_ID, CLIENT_SECRET = "casework-test", "casework-test-secret"

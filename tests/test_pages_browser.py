@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.api_world import recent_school_days
 from tests.browser_world import ARTIFACTS, AXE_SEEN, Browser, assert_accessible, browser_world  # noqa: F401
+from tests.support import recent_school_days
 from tests.test_api_cases_e2e import PDF, school_days_around_today
 
 pytestmark = pytest.mark.slow

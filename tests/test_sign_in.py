@@ -17,13 +17,13 @@ from sqlmodel import select
 
 import cli
 from api.app import create_app
+from infra import sign_in_sessions
 from infra.accounts import check_password, create_account
-from pages import sign_in_sessions
 from readmodel.database import make_engine, session_scope
 from readmodel.tables import SignInSession
 from tests.api_world import api_client
 from tests.browser_world import PASSWORD, PEOPLE, create_people
-from tests.conftest import make_settings
+from tests.support import make_settings
 
 PAGES: dict[str, set[str]] = {
     "/school/cases": {"school_a"},
