@@ -56,7 +56,7 @@ class DocumentActivities:
 
     @activity.defn
     def store_generated_document(self, doc: GeneratedDocument) -> StoredDocument:
-        stored = self.store.put(render_document(doc), content_type=PLAIN_TEXT)
+        stored = self.store.put(render_document(doc), content_type=PLAIN_TEXT, case_ref=doc.case_ref)
         self._record(doc, stored)
         activity_logger(case_ref=doc.case_ref).info("document_stored", kind=doc.kind, doc_ref=stored.doc_ref)
         return stored

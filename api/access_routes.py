@@ -15,6 +15,7 @@ from api.deps import json_response, services
 from api.principal import Principal
 from api.problems import problem_responses
 from domain.case_commands import CASE_REF_PATTERN
+from domain.text import NO_CONTROL_CHARACTERS
 from readmodel.database import session_scope
 from readmodel.tables import AccessRecord
 
@@ -46,7 +47,7 @@ class AccessRecordList(BaseModel):
 def list_access_records(
     request: Request,
     case_ref: str | None = Query(None, pattern=CASE_REF_PATTERN, examples=["MN-26-7K3Q9P"]),
-    actor_name: str | None = Query(None, max_length=100),
+    actor_name: str | None = Query(None, max_length=100, pattern=NO_CONTROL_CHARACTERS),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10_000_000),
     principal: Principal = Depends(require_supervisor),

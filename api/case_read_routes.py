@@ -25,6 +25,7 @@ from api.principal import Principal
 from api.problems import problem_responses
 from domain.case_state import CaseView
 from domain.stages import Stage
+from domain.text import NO_CONTROL_CHARACTERS
 from readmodel import case_queries
 from readmodel.database import session_scope
 from readmodel.tables import CaseRow
@@ -44,7 +45,7 @@ def list_cases(
     request: Request,
     stage: Stage | None = Query(None, description="Only cases in this stage"),
     school_urn: str | None = Query(None, pattern=r"^\d{6}$", description="Only this school's cases"),
-    officer: str | None = Query(None, max_length=64, description="Only this named officer's cases"),
+    officer: str | None = Query(None, max_length=64, pattern=NO_CONTROL_CHARACTERS, description="Only this named officer's cases"),
     overdue: bool | None = Query(None, description="Only overdue (true) or not overdue (false) cases"),
     stalled: bool | None = Query(None, description="Only stalled (true) or moving (false) cases"),
     due_before: date | None = Query(None, description="Only cases with a deadline before this date"),

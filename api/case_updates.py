@@ -8,13 +8,16 @@ request models that FastAPI must be able to resolve.
 """
 
 import asyncio
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Header, Request, Response
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import case_not_found
@@ -28,7 +31,7 @@ from domain.stages import Action, Stage
 from infra.logging import get_logger
 from readmodel.case_projection import write_case_view
 from readmodel.database import ReadModelUnavailable
-from readmodel.tables import CaseRow
+from readmodel.tables import CaseRow, IdempotencyRecord
 
 log = get_logger(__name__)
 
@@ -93,11 +96,83 @@ def check_idempotency_key(key: str | None) -> str | None:
     return key
 
 
+def key_used_for_another_request() -> ProblemError:
+    """The same `Idempotency-Key` with a different request: refused (IETF Idempotency-Key draft),
+    never answered with the first request's result."""
+    message = "this key was already used for a different request; send a new key with a new request"
+    return ProblemError(
+        422,
+        f"header.Idempotency-Key: {message}",
+        slug="idempotency-key-reused",
+        title="Idempotency-Key reused for a different request",
+        errors=[{"field": "header.Idempotency-Key", "message": message, "type": "idempotency_key_reused"}],
+    )
+
+
+def _command_key_row(request: Request, principal: Principal, case_ref: str, action: Action, key: str,
+                     data: dict[str, Any]) -> IdempotencyRecord:
+    """The record of a command's key: the key itself is stored only as a keyed hash with the case and
+    action it was used for, the body as a keyed hash (it may hold personal data)."""
+    keyring = services(request).keyring
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return IdempotencyRecord(
+        key="command:" + keyring.keyed_hash(f"{case_ref}|{action.value}|{key}"),
+        api_key_name=principal.name,
+        case_ref=case_ref,
+        created_at=datetime.now(UTC),
+        request_hash=keyring.keyed_hash(f"command|{action.value}|{body}"),
+    )
+
+
+async def send_keyed_update(
+    request: Request,
+    principal: Principal,
+    case_ref: str,
+    action: Action,
+    command: BaseModel,
+    key: str | None,
+    data: dict[str, Any],
+) -> CaseView:
+    """`send_update` under an `Idempotency-Key`: the same key and body is applied once (the same
+    update id); the same key with a different body is refused with 422. A command the case refuses
+    does not spend its key, so the corrected command may be sent under it."""
+    if key is None:
+        return await send_update(request, principal, case_ref, action, command, None)
+    row = _command_key_row(request, principal, case_ref, action, key, data)
+
+    def _claim(session: Session) -> bool:
+        existing = session.get(IdempotencyRecord, (row.key, principal.name))
+        if existing is None:
+            try:
+                with session.begin_nested():
+                    session.add(IdempotencyRecord.model_validate(row.model_dump()))
+                return True
+            except IntegrityError:  # the same key at the same moment
+                existing = session.get(IdempotencyRecord, (row.key, principal.name))
+        if existing is not None and existing.request_hash not in (None, row.request_hash):
+            raise key_used_for_another_request()
+        return False
+
+    def _release(session: Session) -> None:
+        existing = session.get(IdempotencyRecord, (row.key, principal.name))
+        if existing is not None and existing.request_hash == row.request_hash:
+            session.delete(existing)
+
+    claimed = await run_db(request, _claim)
+    try:
+        return await send_update(request, principal, case_ref, action, command,
+                                 f"{principal.name}:{action.value}:{key}")
+    except (WorkflowUpdateFailedError, ProblemError):
+        if claimed:
+            await run_db(request, _release)
+        raise
+
+
 IdempotencyKeyHeader = Header(
     None,
     alias="Idempotency-Key",
     description="Optional. The same key from the same access key gives the same result once: "
-    "a retried command is applied once.",
+    "a retried command is applied once. The same key with a different body answers 422.",
     examples=["3f0c2a1e-8f4b-4d59-9a53-7b1f5d0c9e21"],
 )
 

@@ -24,6 +24,7 @@ Each call is logged (who, how many payloads, namespace); no payload content is l
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -31,14 +32,18 @@ import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from google.protobuf import json_format
+from sqlmodel import Session, select
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.auth import require_roles
+from api.deps import record_access, run_db
+from api.principal import Principal
 from api.problems import ProblemError, problem_responses
 from domain.people import Role
 from infra.encryption import EncryptionError
 from infra.payload_codec import EncryptionCodec, codec_from_settings
 from infra.settings import get_settings
+from readmodel.tables import AccessRecord
 
 log = structlog.get_logger(__name__)
 
@@ -82,18 +87,45 @@ def _parse(body: bytes, limit: int) -> Payloads:
     return payloads
 
 
-async def _transform(request: Request, change: Callable[[list[Payload]], list[Payload]]) -> tuple[Response, int]:
+Change = Callable[[list[Payload]], tuple[list[Payload], set[str]]]
+
+
+async def _transform(request: Request, change: Change) -> tuple[Response, int, set[str]]:
     """Parse, encode or decode, and serialise in a worker thread: a large call (tens of thousands
-    of payloads) must not hold up every other request on the event loop."""
+    of payloads) must not hold up every other request on the event loop. Answers the response, how
+    many payloads, and the cases whose data they hold."""
     body = await request.body()
     limit = _max_payloads(request)
 
-    def _work() -> tuple[str, int]:
-        changed = change(list(_parse(body, limit).payloads))
-        return json_format.MessageToJson(Payloads(payloads=changed)), len(changed)
+    def _work() -> tuple[str, int, set[str]]:
+        changed, cases = change(list(_parse(body, limit).payloads))
+        return json_format.MessageToJson(Payloads(payloads=changed)), len(changed), cases
 
-    content, count = await run_in_threadpool(_work)
-    return Response(content=content, media_type="application/json"), count
+    content, count, cases = await run_in_threadpool(_work)
+    return Response(content=content, media_type="application/json"), count, cases
+
+
+#: What a decode through the codec is recorded as, and how long one record covers a person's
+#: reading of one case (a history page decodes its payloads in many calls).
+CODEC_READ = "Temporal history (codec)"
+CODEC_READ_WINDOW = timedelta(minutes=10)
+
+
+def record_codec_reads(session: Session, principal: Principal, cases: set[str]) -> None:
+    """One access record per case per person per `CODEC_READ_WINDOW`, not one per call."""
+    since = datetime.now(UTC) - CODEC_READ_WINDOW
+    recent = set(
+        session.exec(
+            select(AccessRecord.case_ref).where(
+                AccessRecord.actor_name == principal.name,
+                AccessRecord.what == CODEC_READ,
+                AccessRecord.at >= since,
+                AccessRecord.case_ref.in_(sorted(cases)),  # type: ignore[attr-defined]
+            )
+        ).all()
+    )
+    for case_ref in sorted(cases - recent):
+        record_access(session, principal, case_ref, CODEC_READ)
 
 
 #: The OpenAPI description of both endpoints: Temporal's JSON payloads in and out, and their problems.
@@ -135,7 +167,7 @@ async def encode(
     principal: Annotated[Any, Depends(require_supervisor)],
     codec: Annotated[EncryptionCodec, Depends(get_codec)],
 ) -> Response:
-    response, count = await _transform(request, codec.encode_now)
+    response, count, _ = await _transform(request, lambda payloads: (codec.encode_now(payloads), set()))
     log.info(
         "codec_encode",
         actor=getattr(principal, "name", None),
@@ -148,13 +180,15 @@ async def encode(
 @router.post("/decode", summary="Decrypt payloads (Temporal codec server)", **_CODEC_DOC)
 async def decode(
     request: Request,
-    principal: Annotated[Any, Depends(require_supervisor)],
+    principal: Annotated[Principal, Depends(require_supervisor)],
     codec: Annotated[EncryptionCodec, Depends(get_codec)],
 ) -> Response:
     try:
-        response, count = await _transform(request, codec.decode_now)
+        response, count, cases = await _transform(request, codec.decode_for_cases)
     except EncryptionError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
+    if cases:
+        await run_db(request, lambda session: record_codec_reads(session, principal, cases))
     log.info(
         "codec_decode",
         actor=getattr(principal, "name", None),

@@ -21,7 +21,7 @@ from api.case_updates import (
     body_model,
     build_command,
     check_idempotency_key,
-    send_update,
+    send_keyed_update,
 )
 from api.case_views import SCHOOL_ACTIONS, SchoolCaseView
 from api.principal import STAFF, Principal
@@ -202,8 +202,7 @@ def _make_action_endpoint(spec: ActionRoute) -> Callable[..., Any]:
         if principal.is_school:
             await visible_case_row(request, principal, case_ref)
         command = build_command(spec.command, {**data, "caller_writes_read_model": True}, principal)
-        update_id = f"{principal.name}:{spec.action.value}:{key}" if key else None
-        view = await send_update(request, principal, case_ref, spec.action, command, update_id)
+        view = await send_keyed_update(request, principal, case_ref, spec.action, command, key, data)
         return await answer_command(request, principal, view, f"case view (after {spec.action.value})")
 
     if body_type is None:

@@ -28,12 +28,24 @@ from api.principal import Principal
 from api.problems import ProblemError, problem_responses
 from domain.case_commands import EvidenceKind
 from domain.document_models import DOC_REF_PATTERN
-from infra.document_store import ALLOWED_CONTENT_TYPES, DocumentNotFound, file_name, sniff_content_type
+from infra.document_store import (
+    ALLOWED_CONTENT_TYPES,
+    DocumentNotFound,
+    file_name,
+    incomplete_reason,
+    sniff_content_type,
+)
 from readmodel.tables import CaseRow, DocumentRow
 
 router = APIRouter(tags=["documents"])
 
 _DOC_REF_RE = re.compile(DOC_REF_PATTERN)
+#: Why a file that is text underneath is still refused, by the type its content shows.
+_WHY_NOT = {
+    "text/html": ": a web page, which can carry scripts; save or print it as PDF",
+    "image/svg+xml": ": an SVG drawing, which can carry scripts; send it as PNG or PDF",
+    "application/xml": ": XML, not a letter; send it as PDF or plain text",
+}
 #: Room for the multipart envelope (boundaries, part headers, the `kind` field) around the file.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -145,7 +157,9 @@ _UPLOAD_BODY: dict[str, Any] = {
     summary="Upload a document",
     description="Multipart upload (`file`, optional `kind`). Answers 201 with the document reference; "
     "record it on the case with `POST /cases/{ref}/evidence`. 413 past the size limit, 415 when the "
-    "content is not an allowed type. Uploading the same bytes again answers the same reference.",
+    "content is not an allowed type (an HTML page sent as text is HTML), 422 when a file is not whole "
+    "(a PDF cut off before its end). Uploading the same bytes again to the same case answers the same "
+    "reference; the same bytes in another case get another, unrelated reference.",
     status_code=201,
     response_model=StoredDocumentOut,
     responses=problem_responses(401, 403, 404, 413, 415, 422, 503),
@@ -196,15 +210,18 @@ async def upload_document(
 
     content_type = sniff_content_type(data)
     if content_type not in ALLOWED_CONTENT_TYPES:
-        seen = f" (its content looks like {content_type})" if content_type else ""
+        seen = f" (its content looks like {content_type}{_WHY_NOT.get(content_type or '', '')})" if content_type else ""
         raise ProblemError(
             415,
             f"This kind of file is not accepted{seen}. Allowed: PDF, PNG, JPEG, DOCX or plain text.",
             slug="unsupported-document-type",
             title="Document type not allowed",
         )
+    incomplete = incomplete_reason(data, content_type)
+    if incomplete is not None:
+        raise _validation("body.file", incomplete, "incomplete_file")
 
-    stored = await run_in_threadpool(svc.documents.put, data, content_type=content_type)
+    stored = await run_in_threadpool(svc.documents.put, data, content_type=content_type, case_ref=case_ref)
 
     def _record(session: Session) -> DocumentRow:
         existing = session.exec(

@@ -7,6 +7,7 @@ route's real body model.
 """
 
 import asyncio
+import json
 import secrets
 from datetime import UTC, date, datetime, timedelta
 
@@ -24,6 +25,7 @@ from api.case_updates import (
     answer_view,
     build_command,
     check_idempotency_key,
+    key_used_for_another_request,
     send_update,
 )
 from api.case_views import SchoolCaseView
@@ -31,9 +33,13 @@ from api.deps import query_view, run_db, services, temporal_client, within_engin
 from api.principal import Principal
 from api.problems import ProblemError, problem_responses
 from domain.case_commands import AbsenceNotification, OpenCase, RecordAbsenceDays
+from domain.case_context import CaseContext
 from domain.case_state import CaseView
 from domain.case_transitions import DATE_HORIZON
+from domain.command_dates import check_notification
+from domain.command_rejection import CommandRejected
 from domain.stages import Action, Stage, is_allowed
+from infra.settings import Settings
 from readmodel import case_queries
 from readmodel.case_projection import child_key
 from readmodel.tables import CaseRow, IdempotencyRecord
@@ -96,6 +102,36 @@ def check_first_day_of_absence(first_day: date) -> None:
         )
 
 
+def check_notification_dates(request: Request, body: NotifyAbsence) -> None:
+    """What the case would refuse of the notification (a day that is not a school day, an absence
+    day in the future), refused before anything starts: a refused notification leaves no case."""
+    svc = services(request)
+    ctx = CaseContext(svc.calendar(), svc.settings.clocks, svc.settings.recoupment, datetime.now(UTC))
+    try:
+        check_notification(body, ctx)
+    except CommandRejected as rejected:
+        field = f"body.{rejected.field}" if rejected.field else "body"
+        raise ProblemError(
+            422,
+            f"The request is not valid: {field}: {rejected}",
+            slug="validation-error",
+            title="Invalid request",
+            errors=[{"field": field, "message": str(rejected), "type": "invalid_date"}],
+        ) from None
+
+
+def _request_hash(request: Request, body: NotifyAbsence) -> str:
+    """A keyed hash of the notification (it holds personal data): what an `Idempotency-Key` was used for."""
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return services(request).keyring.keyed_hash("notification|" + canonical)
+
+
+def _key_reused(key_used_for: str | None, request_hash: str) -> None:
+    """The same key with a different request: refused, never answered with the first request's case."""
+    if key_used_for is not None and key_used_for != request_hash:
+        raise key_used_for_another_request()
+
+
 def _lock_for(request: Request, key: str) -> asyncio.Lock:
     locks = services(request).notify_locks
     lock = locks.get(key)
@@ -107,10 +143,11 @@ def _lock_for(request: Request, key: str) -> asyncio.Lock:
     return lock
 
 
-def _reserve_key(session: Session, key: str, principal: Principal, ref: str) -> str:
-    """Store key -> ref, or answer the ref stored before under the same key."""
+def _reserve_key(session: Session, key: str, principal: Principal, ref: str, request_hash: str) -> str:
+    """Store key -> ref, or answer the ref stored before under the same key (for the same request)."""
     existing = session.get(IdempotencyRecord, (key, principal.name))
     if existing is not None:
+        _key_reused(existing.request_hash, request_hash)
         return existing.case_ref
     try:
         with session.begin_nested():
@@ -120,14 +157,25 @@ def _reserve_key(session: Session, key: str, principal: Principal, ref: str) -> 
                     api_key_name=principal.name,
                     case_ref=ref,
                     created_at=datetime.now(UTC),
+                    request_hash=request_hash,
                 )
             )
     except IntegrityError:
         existing = session.get(IdempotencyRecord, (key, principal.name))
         if existing is not None:
+            _key_reused(existing.request_hash, request_hash)
             return existing.case_ref
         raise
     return ref
+
+
+def case_details(settings: Settings, ref: str, school_urn: str, principal: Principal) -> str:
+    """The case's details in the Temporal UI (Markdown): what it is and where to work on it."""
+    base = settings.public_url.rstrip("/")
+    return (
+        f"Medical-absence case **{ref}** (Education Act 1996 s19) at school {school_urn}, "
+        f"notified by {principal.name}.\n\n[Open the case]({base}/cases/{ref})"
+    )
 
 
 async def _open_or_update(
@@ -148,6 +196,9 @@ async def _open_or_update(
         task_queue=svc.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        # What the Temporal UI shows of the case (encrypted like every payload; no personal data).
+        static_summary=f"Case {ref} · school {body.school_urn}",
+        static_details=case_details(svc.settings, ref, body.school_urn, principal),
     )
     record = RecordAbsenceDays(
         days=body.absence_days, half_days=body.absence_half_days, expected_return=body.expected_return,
@@ -170,7 +221,10 @@ async def _open_or_update(
     description="A school (or a caseworker for it) notifies that a pupil is or will be absent through "
     "illness. Answers 201 with the new case and its `Location`. Sending the same notification again "
     "(the same `Idempotency-Key`, or the same child at the same school while a case is open) answers "
-    "200 with the existing case instead of opening another; any absence days sent are added to it.",
+    "200 with the existing case instead of opening another; any absence days sent are added to it. "
+    "An `Idempotency-Key` already used for a different notification answers 422. A notification "
+    "refused (422) opens nothing. `first_day_of_absence`, `expected_return` and every absence day must "
+    "be school days of the case's calendar, and absence days may not be in the future.",
     status_code=201,
     response_model=CaseView | SchoolCaseView,
     responses={
@@ -199,7 +253,9 @@ async def notify_absence(
     # The notification's own cross-field rules (e.g. expected_return after the first day), up front.
     build_command(OpenCase, {**body.model_dump(), "case_ref": "MN-00-000000"}, principal)
     check_first_day_of_absence(body.first_day_of_absence)
+    check_notification_dates(request, body)
     svc = services(request)
+    request_hash = _request_hash(request, body)
     ckey = child_key(svc.keyring, body.child, body.school_urn)
     update_id = f"{principal.name}:open:{key}" if key else None
 
@@ -208,6 +264,7 @@ async def notify_absence(
         if key is not None:
             known = await run_db(request, lambda s: s.get(IdempotencyRecord, (key, principal.name)))
             if known is not None:
+                _key_reused(known.request_hash, request_hash)
                 view = await _replay(request, principal, known.case_ref, body, update_id)
                 return await _answer_opened(request, principal, view, created=False)
 
@@ -215,14 +272,14 @@ async def notify_absence(
         existing = await run_db(request, lambda s: case_queries.find_open_case_by_child_key(s, ckey))
         if existing is not None:
             if key is not None:
-                await run_db(request, lambda s: _reserve_key(s, key, principal, existing.case_ref))
+                await run_db(request, lambda s: _reserve_key(s, key, principal, existing.case_ref, request_hash))
             view = await _add_to_existing(request, principal, existing, body, update_id)
             return await _answer_opened(request, principal, view, created=False)
 
         # 3. A new case, under a reference no case has had.
         ref = await run_db(request, _unused_ref)
         if key is not None:
-            ref = await run_db(request, lambda s: _reserve_key(s, key, principal, ref))
+            ref = await run_db(request, lambda s: _reserve_key(s, key, principal, ref, request_hash))
         view = await _open_or_update(request, principal, ref, body, update_id)
         return await _answer_opened(request, principal, view, created=True)
 

@@ -23,6 +23,7 @@ from api.deps import json_response, services
 from api.principal import Principal
 from api.problems import problem_responses
 from domain.people import Role
+from domain.text import NO_CONTROL_CHARACTERS
 from readmodel import case_queries
 from readmodel.case_queries import CaseAttention, DaysToProvision, RecoupmentTotal, StageCount
 from readmodel.database import session_scope
@@ -207,7 +208,7 @@ def recoupment(
 def recoupment_lines(
     request: Request,
     school_urn: str | None = Query(None, pattern=r"^\d{6}$"),
-    period: str | None = Query(None, max_length=40),
+    period: str | None = Query(None, max_length=40, pattern=NO_CONTROL_CHARACTERS),
     format: Format | None = FormatQuery,  # noqa: A002
     limit: int = Query(1000, ge=1, le=10_000),
     offset: int = Query(0, ge=0, le=10_000_000),

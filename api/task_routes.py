@@ -11,6 +11,7 @@ from api.auth import require_school_or_staff
 from api.deps import json_response, services
 from api.principal import Principal
 from api.problems import problem_responses
+from domain.text import NO_CONTROL_CHARACTERS
 from readmodel import case_queries
 from readmodel.database import session_scope
 from readmodel.tables import TaskRow
@@ -67,7 +68,7 @@ def _task(row: TaskRow, *, for_school: bool) -> Task:
 def list_tasks(
     request: Request,
     assignee: str | None = Query(
-        None, max_length=64, description="Only tasks for this officer or professional"
+        None, max_length=64, pattern=NO_CONTROL_CHARACTERS, description="Only tasks for this officer or professional"
     ),
     role: str | None = Query(
         None,

@@ -1,5 +1,6 @@
-"""A three-school-year case on Temporal's time-skipping test server (tests/case_harness.case_world:
-the real CaseWorkflow, the real activities, a SQLite read model): notified in January 2030, in
+"""A three-school-year case on Temporal's time-skipping test server (`time_skipping_world` below:
+the real CaseWorkflow, the real activities, a SQLite read model, mail to the outbox, the fixed
+2029-30 terms of bench/data/long_case_terms.toml): notified in January 2030, in
 provision from 21 January, a note every fortnight and a review every eight weeks (twenty in all),
 then reintegration and a full-time return in 2033. Every alarm on the way fires (reminders,
 escalations, termly recoupment charges).
@@ -16,22 +17,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import time
 import uuid
-from datetime import date, timedelta
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import SQLModel, create_engine
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+import readmodel.tables  # noqa: F401  (registers the tables)
+from activities.catalog import build_activities
 from bench.raw_workflows import RAW_ACTIVITIES, RawLifecycleWorkflow, Step
-from bench.support import bench_settings, header, ms, new_key
+from bench.support import bench_settings, header, ms, new_key, test_server_path, until
 from domain.case_commands import (
+    AbsenceReason,
     AddNote,
     AgreeReintegrationPlan,
     CommissionProvision,
@@ -39,21 +50,132 @@ from domain.case_commands import (
     ConsentDecision,
     Decide,
     DecisionOutcome,
+    OpenCase,
     RecordConsent,
     RecordReviewOutcome,
     RequestConsent,
     ReviewOutcome,
 )
+from domain.case_state import CaseView
+from domain.people import Actor, Child, Parent, Role
 from domain.provision import Provision, ProvisionKind
+from domain.search_attributes import add_request
 from infra.logging import configure_logging
+from infra.settings import Settings
 from infra.temporal_client import build_data_converter
-from tests.case_harness import OFFICER, case_world, notification, travel_to
 from workflows.case_workflow import CaseWorkflow
 
 START = date(2030, 1, 21)
 END = date(2033, 1, 21)  # three school years of provision
 REVIEWS = 20
 NOTE = "Fortnightly call with the family and the tutor: progress steady, attendance at sessions good."
+TERMS = Path(__file__).parent / "data" / "long_case_terms.toml"
+SCHOOL = Actor(role=Role.SCHOOL, name="school-120001")
+OFFICER = Actor(role=Role.CASEWORKER, name="officer-jb")
+
+
+# -- the case on a time-skipping server -----------------------------------------------------------
+
+
+def notification(first_day: date) -> OpenCase:
+    """A school's notification for a fictional child, off sick from `first_day` (the same child as
+    the workflow tests', so the payload sizes compare with earlier runs)."""
+    return OpenCase(
+        case_ref="MN-30-" + uuid.uuid4().hex[:6].upper(),
+        school_urn="120001",
+        child=Child(given_name="Amelia", family_name="Testcase", date_of_birth=date(2018, 5, 14)),
+        parent=Parent(name="Jordan Testcase", email="parent@family.example"),
+        first_day_of_absence=first_day,
+        reason=AbsenceReason.PHYSICAL_ILLNESS,
+        health_summary="Post-operative recovery, leukaemia treatment",
+        actor=SCHOOL,
+    )
+
+
+_WORKFLOW_TASK_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+}
+_ACTIVITY_CLOSED = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
+}
+
+
+async def _idle(handle: WorkflowHandle) -> bool:
+    """No workflow task outstanding and no activity open, by the workflow's history."""
+    events = (await handle.fetch_history()).events
+    closed = {getattr(e, _ACTIVITY_CLOSED[e.event_type]).scheduled_event_id
+              for e in events if e.event_type in _ACTIVITY_CLOSED}
+    scheduled = {e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED}
+    last_task = next((e.event_type for e in reversed(events) if e.event_type in _WORKFLOW_TASK_EVENTS), None)
+    return scheduled <= closed and last_task == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+
+
+@dataclass
+class Case:
+    env: WorkflowEnvironment
+    handle: WorkflowHandle
+
+    async def do(self, action: str, command: Any) -> CaseView:
+        """The command as the API sends it (the API writes the answer to the read model itself)."""
+        if "caller_writes_read_model" in type(command).model_fields:
+            command = command.model_copy(update={"caller_writes_read_model": True})
+        return await self.handle.execute_update(action, command, result_type=CaseView)
+
+    async def go_to(self, day: date, hour: int = 9) -> None:
+        """Let time pass until `hour` o'clock UTC on `day`, then until the worker has done what the
+        timers on the way started."""
+        await travel_to(self.env, day, hour)
+        await until(f"{self.handle.id} idle", lambda: _idle(self.handle))
+
+
+async def travel_to(env: WorkflowEnvironment, day: date, hour: int = 9) -> None:
+    target = datetime.combine(day, dt_time(hour), tzinfo=UTC)
+    now = await env.get_current_time()
+    if target > now:
+        await env.sleep(target - now)
+
+
+@dataclass
+class World:
+    env: WorkflowEnvironment
+    settings: Settings
+    task_queue: str
+
+    async def open_case(self, case: OpenCase) -> Case:
+        handle = await self.env.client.start_workflow(CaseWorkflow.run, case, id=case.case_ref,
+                                                      task_queue=self.task_queue)
+
+        async def live() -> bool:  # rules loaded, the first view answers with its tasks
+            return bool((await handle.query(CaseWorkflow.view, result_type=CaseView)).pending_tasks)
+
+        await until(f"{case.case_ref} answering", live)
+        return Case(self.env, handle)
+
+
+@contextlib.asynccontextmanager
+async def time_skipping_world(settings: Settings) -> AsyncIterator[World]:
+    """A time-skipping Temporal server (search attributes registered), a worker with the real
+    activities on a fresh task queue, and the read model's tables."""
+    SQLModel.metadata.create_all(create_engine(settings.database_url))
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=test_server_path(), data_converter=build_data_converter(settings),
+    ) as env:
+        await env.client.operator_service.add_search_attributes(add_request(env.client.namespace))
+        task_queue = f"long-case-{uuid.uuid4()}"
+        with ThreadPoolExecutor(max_workers=8) as executor:
+            async with Worker(env.client, task_queue=task_queue, workflows=[CaseWorkflow],
+                              activities=build_activities(settings), activity_executor=executor):
+                yield World(env, settings, task_queue)
+
+
+# -- the drive and the figures --------------------------------------------------------------------
 
 
 async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
@@ -149,8 +271,9 @@ async def run(replays: int, keep: Path | None) -> dict[str, Any]:
         # The in-process worker's INFO lines would bury the figures; warnings still show.
         configure_logging(bench_settings(Path(tmp), log_level="WARNING", log_format="console"))
         begin = time.perf_counter()
-        async with case_world(Path(tmp), smtp=False, encryption_keys=key) as world:
-            world.as_the_api = True  # commands as the API sends them (it writes the read model itself)
+        settings = bench_settings(Path(tmp), environment="test", log_format="console", encryption_keys=key,
+                                  school_calendar_file=TERMS)
+        async with time_skipping_world(settings) as world:  # commands go as the API sends them
             ref, counts = await drive_long_case(world)
             out["drive_seconds"] = time.perf_counter() - begin
             out["counts"] = counts

@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import tempfile
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,54 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from bench.support import describe, header, interleaved
-from domain.case_state import CaseView
+from domain.case_commands import AbsenceReason
+from domain.case_state import CaseNote, CaseState, CaseView, PendingTask, TaskKind, TimelineEvent
+from domain.people import Actor, Child, HealthProfessional, Parent, ProfessionalRole, Role
+from domain.stages import Stage, allowed_actions
 from infra.encryption import Keyring, generate_key_spec
 from readmodel.case_projection import case_values, tasks_values, timeline_values, write_case_view
 from readmodel.database import make_engine, session_scope
 from readmodel.migrate import upgrade
-from tests.readmodel_fixtures import event, make_view, postgres_base_url
+
+POSTGRES_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+OPENED_AT = datetime(2025, 11, 3, 9, 30, tzinfo=UTC)
+SCHOOL = Actor(role=Role.SCHOOL, name="school-120001")
+OFFICER = Actor(role=Role.CASEWORKER, name="officer-jb")
+
+
+# -- a fictional case, as the read-model tests build it --------------------------------------------
+
+
+def event(seq: int) -> TimelineEvent:
+    return TimelineEvent(seq=seq, at=OPENED_AT + timedelta(hours=seq), actor=OFFICER if seq else SCHOOL,
+                         action="note_added", summary=f"step {seq}")
+
+
+def make_view(case_ref: str, *, events: int) -> CaseView:
+    """A notified case with `events` timeline events and one decision task."""
+    state = CaseState(
+        case_ref=case_ref,
+        stage=Stage.NOTIFIED,
+        opened_at=OPENED_AT,
+        school_urn="120001",
+        child=Child(given_name="Zoë", family_name="Quennell-Farthingale", date_of_birth=date(2013, 5, 17),
+                    address="12 Lark Rise, Leicester"),
+        parent=Parent(name="Marguerite Quennell", email="mq@example.org", phone="07700 900123"),
+        reason=AbsenceReason.MENTAL_HEALTH,
+        health_summary="Anxiety disorder; under CAMHS since spring",
+        first_day_of_absence=date(2025, 11, 3),
+        professionals=[HealthProfessional(id="camhs-1", name="Dr Ottoline Brisk", role=ProfessionalRole.CAMHS)],
+        notes=[CaseNote(at=OPENED_AT, actor=OFFICER, text="Mother says Zoë sleeps badly")],
+        last_progress_on=date(2025, 11, 3),
+        timeline=[event(i) for i in range(events)],
+    )
+    task = PendingTask(id=f"{case_ref}-decide", kind=TaskKind.DECIDE, description="decide for the case",
+                       assignee_role=Role.CASEWORKER, assignee="officer-jb", due_on=date(2025, 11, 21))
+    return CaseView(state=state, pending_tasks=[task], allowed_actions=allowed_actions(Stage.NOTIFIED),
+                    next_deadline=date(2025, 11, 21), overdue=False)
+
+
+# -- the databases ----------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -41,7 +84,7 @@ def databases(tmp: Path) -> Iterator[list[tuple[str, str]]]:
     """(name, url) of an empty SQLite file and, if PostgreSQL answers, a scratch schema."""
     found = [("SQLite", f"sqlite:///{tmp / 'bench.db'}")]
     schema = f"cw_bench_{uuid.uuid4().hex[:12]}"
-    base = make_url(postgres_base_url())
+    base = make_url(POSTGRES_URL)
     admin = {"dbname": base.database, "host": base.host, "port": base.port or 5432, "user": base.username}
     try:
         with psycopg.connect(**admin, autocommit=True, connect_timeout=3) as conn:

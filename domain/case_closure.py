@@ -61,15 +61,13 @@ def _check_full_time(state: CaseState, cmd: c.ConfirmFullTimeReturn, ctx: CaseCo
     if state.reintegration is None:
         raise invalid(state, "agree the reintegration plan first (a return without a part-time timetable "
                              "is recorded by closing the case at a review: returned_full_time)")
-    if cmd.returned_on > ctx.today:
-        raise invalid(state, f"returned_on {cmd.returned_on.isoformat()} is in the future: confirm the return "
-                             "on or after the day the child is back full-time")
+    # A future returned_on is refused by the date rules (`domain.command_dates`: what has happened).
 
 
 @rule(Action.CONFIRM_FULL_TIME_RETURN, _check_full_time)
 def _full_time(state: CaseState, cmd: c.ConfirmFullTimeReturn, ctx: CaseContext) -> tuple[str, Effects]:
     state.returned_full_time_on = cmd.returned_on
-    effects = close(state, c.CloseOutcome.RETURNED_FULL_TIME, cmd.returned_on, None, ctx)
+    effects = close(state, c.CloseOutcome.RETURNED_FULL_TIME, cmd.returned_on, None, ctx=ctx)
     return f"full-time return from {cmd.returned_on.isoformat()}", effects
 
 
@@ -80,8 +78,8 @@ def _check_close(state: CaseState, cmd: c.CloseCase, ctx: CaseContext) -> None:
 
 @rule(Action.CLOSE, _check_close)
 def _close_case(state: CaseState, cmd: c.CloseCase, ctx: CaseContext) -> tuple[str, Effects]:
-    effects = close(state, cmd.outcome, cmd.closed_on or ctx.today, cmd.reason, ctx)
-    return f"case closed: {cmd.outcome.value} on {state.closed_on.isoformat()}", effects
+    effects = close(state, cmd.outcome, cmd.closed_on or ctx.today, cmd.reason, ctx=ctx)
+    return f"case closed: {cmd.outcome.value}", effects
 
 
 # --- reopening -------------------------------------------------------------------------------------
@@ -89,12 +87,12 @@ def _close_case(state: CaseState, cmd: c.CloseCase, ctx: CaseContext) -> tuple[s
 
 def _check_reopen(state: CaseState, cmd: c.ReopenCase, ctx: CaseContext) -> None:
     if cmd.actor.role is not Role.SUPERVISOR:
-        raise invalid(state, "only a supervisor may reopen a case", ctx)
-    last = reopen_until(state, ctx)
+        raise invalid(state, "only a supervisor may reopen a case", ctx=ctx)
+    last = reopen_until(state, ctx=ctx)
     if last is None or ctx.today > last:
         window = ctx.clocks.reopen_within
         raise invalid(state, f"the case can be reopened only within {window} school days of its closure"
-                      + (f" (until {last.isoformat()})" if last else ""), ctx)
+                      + (f" (until {last.isoformat()})" if last else ""), ctx=ctx)
 
 
 @rule(Action.REOPEN, _check_reopen)
@@ -102,7 +100,7 @@ def _reopen(state: CaseState, cmd: c.ReopenCase, ctx: CaseContext) -> tuple[str,
     closed_on, outcome = state.closed_on, state.close_outcome
     back_to = state.stage_before_close
     if closed_on is None or outcome is None or back_to is None:  # _check_reopen refuses this first
-        raise invalid(state, "the case was not closed by this service's rules and cannot be reopened", ctx)
+        raise invalid(state, "the case was not closed by this service's rules and cannot be reopened", ctx=ctx)
     state.reopenings.append(Reopening(at=ctx.now, actor=cmd.actor, reason=cmd.reason, closed_on=closed_on,
                                       close_outcome=outcome, stage_before_close=back_to))
     state.stage = back_to

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from domain.people import Actor, Child, HealthProfessional, Parent
 from domain.provision import Provision
+from domain.text import RequiredLine, RequiredText, Text
 
 CASE_REF_PATTERN = r"^MN-\d{2}-[0-9A-HJ-NP-Z]{6}$"
 
@@ -53,7 +54,7 @@ class AbsenceNotification(BaseModel):
         default=None, description="First day the child is expected back; none if not known"
     )
     reason: AbsenceReason
-    health_summary: str | None = Field(default=None, max_length=4000)
+    health_summary: Text | None = Field(default=None, max_length=4000)
     absence_days: list[date] = Field(
         default_factory=list, description="School days already missed this school year, any order"
     )
@@ -141,7 +142,7 @@ class DecisionOutcome(StrEnum):
 
 class Decide(Command):
     outcome: DecisionOutcome
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: RequiredText = Field(min_length=1, max_length=4000)
 
 
 class CommissionProvision(Command):
@@ -149,7 +150,7 @@ class CommissionProvision(Command):
 
     provisions: list[Provision] = Field(min_length=1, max_length=10)
     officer: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
-    part_time_health_reason: str | None = Field(
+    part_time_health_reason: Text | None = Field(
         default=None,
         max_length=4000,
         description="Required when total hours are below full time (Education Act 1996 s19(3AA))",
@@ -183,7 +184,7 @@ class ReviewOutcome(StrEnum):
 class RecordReviewOutcome(Command):
     outcome: ReviewOutcome
     held_on: date
-    notes: str | None = Field(default=None, max_length=8000)
+    notes: Text | None = Field(default=None, max_length=8000)
     close_outcome: CloseOutcome | None = Field(default=None, description="Required when outcome is close")
 
     @model_validator(mode="after")
@@ -195,7 +196,7 @@ class RecordReviewOutcome(Command):
 
 class RecordHospitalAdmission(Command):
     admitted_on: date
-    hospital: str = Field(min_length=1, max_length=200)
+    hospital: RequiredLine = Field(min_length=1, max_length=200)
     expected_discharge: date | None = Field(
         default=None, description="When the hospital expects to discharge the child, if it says: a stay "
         "that will miss the referral threshold of school days makes the hospital referral due at once")
@@ -219,7 +220,7 @@ class AgreeReintegrationPlan(Command):
 
 class ExtendReintegration(Command):
     new_end_date: date
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: RequiredText = Field(min_length=1, max_length=4000)
 
 
 class ConfirmFullTimeReturn(Command):
@@ -232,22 +233,16 @@ class ChangeSchool(Command):
 
 
 class AddNote(Command):
-    text: str = Field(min_length=1, max_length=8000)
+    text: RequiredText = Field(min_length=1, max_length=8000)
 
 
 class ReopenCase(Command):
     """A supervisor reopens a case closed in error (within the reopening window)."""
 
-    reason: str = Field(min_length=1, max_length=4000, description="Why the closure was wrong")
-
-    @model_validator(mode="after")
-    def _reason_not_blank(self) -> "ReopenCase":
-        if not self.reason.strip():
-            raise ValueError("reason: give the reason the closure was wrong")
-        return self
+    reason: RequiredText = Field(min_length=1, max_length=4000, description="Why the closure was wrong")
 
 
 class CloseCase(Command):
     outcome: CloseOutcome
-    reason: str | None = Field(default=None, max_length=4000)
+    reason: Text | None = Field(default=None, max_length=4000)
     closed_on: date | None = None

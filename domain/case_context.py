@@ -17,6 +17,9 @@ class CaseContext:
     clocks: ClockSettings
     rates: RecoupmentRates
     now: datetime
+    #: False only while a case applies again a command it accepted before the school-day, grace and
+    #: part-time rules (`domain.command_dates`); the workflow sets it (patch `school-day-and-plan-rules`).
+    strict: bool = True
     #: True only for a workflow run begun before the patch `case-rules-2026-12` (see
     #: `CaseWorkflow`): the clocks as they were then, so that its history replays. Everything else,
     #: including every new case, runs the current rules.

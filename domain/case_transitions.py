@@ -30,7 +30,7 @@ from domain.case_state import (
     ReintegrationPlan,
     Review,
 )
-from domain.command_dates import DATE_HORIZON, check_dates, require_school_day
+from domain.command_dates import DATE_HORIZON, check_date_rules, check_dates, require_school_day
 from domain.command_registry import APPLIES, CHECKS, COMMAND_TYPES, require_every_action, rule
 from domain.command_rejection import CommandRejected, invalid
 from domain.document_models import GeneratedDocument
@@ -63,6 +63,8 @@ def check(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext | N
         check_dates(state, cmd, ctx)
     if ctx is not None and action in CHECKS:
         CHECKS[action](state, cmd, ctx)
+    if ctx is not None:
+        check_date_rules(state, cmd, ctx)
 
 
 def apply(state: CaseState, action: Action, cmd: c.Command, ctx: CaseContext) -> Effects:
@@ -90,10 +92,15 @@ def _key(state: CaseState, name: str) -> str:
 
 
 def _check_absence(state: CaseState, cmd: c.RecordAbsenceDays, ctx: CaseContext) -> None:
-    for day in [*cmd.days, *cmd.half_days]:
-        require_school_day(state, ctx, day, "absence day")
+    for i, day in enumerate(cmd.half_days):
+        require_school_day(state, ctx, day, "absence day", f"half_days[{i}]")
         if day > ctx.today:
-            raise invalid(state, f"absence day {day.isoformat()} is in the future; give expected_return instead")
+            raise invalid(state, f"absence day {day.isoformat()} is in the future", f"half_days[{i}]")
+    for i, day in enumerate(cmd.days):
+        require_school_day(state, ctx, day, "absence day", f"days[{i}]")
+        if day > ctx.today:
+            raise invalid(state, f"absence day {day.isoformat()} is in the future; give expected_return instead",
+                          f"days[{i}]")
     if cmd.expected_return is not None and cmd.expected_return <= state.first_day_of_absence:
         raise invalid(state, "expected_return must be after the first day of absence")
 
@@ -303,7 +310,7 @@ def _assign_officer(state: CaseState, cmd: c.AssignOfficer, ctx: CaseContext) ->
 def _check_schedule_review(state: CaseState, cmd: c.ScheduleReview, ctx: CaseContext) -> None:
     if cmd.on < ctx.today:
         raise invalid(state, "a review cannot be scheduled in the past")
-    require_school_day(state, ctx, cmd.on, "review date")
+    require_school_day(state, ctx, cmd.on, "review date", "on")
 
 
 @rule(Action.SCHEDULE_REVIEW, _check_schedule_review)
@@ -399,8 +406,10 @@ def _check_plan(state: CaseState, cmd: c.AgreeReintegrationPlan, ctx: CaseContex
 
 @rule(Action.AGREE_REINTEGRATION_PLAN, _check_plan)
 def _agree_plan(state: CaseState, cmd: c.AgreeReintegrationPlan, ctx: CaseContext) -> tuple[str, Effects]:
-    state.reintegration = ReintegrationPlan(start_date=cmd.start_date, end_date=cmd.end_date,
-                                            original_end_date=cmd.end_date, hours_per_week=cmd.hours_per_week)
+    kept = state.reintegration if ctx.strict else None  # agreed again: its end and extensions stay on record
+    state.reintegration = ReintegrationPlan(
+        start_date=cmd.start_date, end_date=cmd.end_date, hours_per_week=cmd.hours_per_week,
+        original_end_date=kept.original_end_date if kept else cmd.end_date, extensions=kept.extensions if kept else [])
     state.stage = Stage.REINTEGRATING
     plan = GeneratedDocument(
         case_ref=state.case_ref,

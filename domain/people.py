@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from domain.text import Line, RequiredLine, Text
+
 
 class Role(StrEnum):
     SCHOOL = "school"
@@ -28,18 +30,18 @@ SYSTEM_ACTOR = Actor(role=Role.SYSTEM, name="casework-timers")
 
 
 class Child(BaseModel):
-    given_name: str = Field(min_length=1, max_length=100)
-    family_name: str = Field(min_length=1, max_length=100)
+    given_name: RequiredLine = Field(min_length=1, max_length=100)
+    family_name: RequiredLine = Field(min_length=1, max_length=100)
     date_of_birth: date
-    upn: str | None = Field(default=None, max_length=13, description="Unique pupil number")
-    address: str | None = Field(default=None, max_length=500)
+    upn: Line | None = Field(default=None, max_length=13, description="Unique pupil number")
+    address: Text | None = Field(default=None, max_length=500)
     has_ehc_plan: bool = False
 
 
 class Parent(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: RequiredLine = Field(min_length=1, max_length=200)
     email: EmailStr | None = None
-    phone: str | None = Field(default=None, max_length=40)
+    phone: Line | None = Field(default=None, max_length=40)
 
 
 class ProfessionalRole(StrEnum):
@@ -54,6 +56,6 @@ class HealthProfessional(BaseModel):
     """A professional the parent consented to us contacting. `id` is a short non-personal slug."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", examples=["consultant-1"])
-    name: str = Field(min_length=1, max_length=200)
+    name: RequiredLine = Field(min_length=1, max_length=200)
     role: ProfessionalRole
     email: EmailStr | None = None

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from domain.text import RequiredLine
+
 
 class ProvisionKind(StrEnum):
     WORK_FROM_SCHOOL = "work_from_school"
@@ -17,7 +19,7 @@ class ProvisionKind(StrEnum):
 
 class Provision(BaseModel):
     kind: ProvisionKind
-    provider: str = Field(min_length=1, max_length=200, examples=["Leicestershire Hospital School"])
+    provider: RequiredLine = Field(min_length=1, max_length=200, examples=["Leicestershire Hospital School"])
     hours_per_week: Decimal = Field(gt=0, le=40, decimal_places=2)
     start_date: date
     weekly_cost: Decimal = Field(ge=0, le=100000, decimal_places=2)

@@ -28,6 +28,10 @@ class ClockSettings(BaseModel):
     reopen_within: int = Field(10, ge=0, description="A supervisor may reopen a case closed in error for this "
                                "many school days after the closure was recorded (0: closures are final and "
                                "the case's workflow ends at once)")
+    planned_date_grace_days: int = Field(
+        5, ge=0, le=1000, description="A planned date (a provision's or a part-time timetable's start) may be up to "
+        "this many school days before today; none earlier"
+    )
     full_time_hours_per_week: float = Field(25.0, gt=0, description="Weekly hours that count as full-time")
     alarm_hour_utc: int = Field(7, ge=0, le=23, description="Hour of the school day at which timers fire (UTC)")
 

@@ -144,10 +144,15 @@ def configure_logging(settings: Settings | None = None) -> None:
     root.setLevel(level)
 
     # uvicorn installs its own handlers before importing the app; route them through ours.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         uv = logging.getLogger(name)
         uv.handlers.clear()
         uv.propagate = True
+    # The API's own `http_request` line (api/request_middleware.py) is the access log: uvicorn's
+    # would repeat each request with the client's address and raw path.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
 
 
 def get_logger(name: str | None = None, **bind: Any) -> structlog.stdlib.BoundLogger:

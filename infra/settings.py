@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     ui_origin: str = "http://localhost:8233"
+    public_url: str = Field("http://localhost:8000", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     forwarded_allow_ips: str = "127.0.0.1"
     request_header_timeout_seconds: float = Field(10.0, gt=0, le=300)
     request_body_timeout_seconds: float = Field(30.0, gt=0, le=3600)

@@ -132,7 +132,8 @@ class ApiKey(SQLModel, table=True):
 
 
 class IdempotencyRecord(SQLModel, table=True):
-    """`Idempotency-Key` of a POST /cases, so a repeated notification finds the case it opened."""
+    """An `Idempotency-Key`: of a POST /cases (the key itself), so a repeated notification finds the case
+    it opened; or of a command (`command:<keyed hash>`), so the key is not reused for another body."""
 
     __tablename__ = "idempotency_keys"
 
@@ -140,6 +141,8 @@ class IdempotencyRecord(SQLModel, table=True):
     api_key_name: str = Field(primary_key=True, max_length=100)
     case_ref: str = Field(max_length=20)
     created_at: datetime
+    #: Keyed hash of the request the key was first used for (None for keys stored before revision 0004).
+    request_hash: str | None = Field(default=None, max_length=64)
 
 
 class AccessRecord(SQLModel, table=True):

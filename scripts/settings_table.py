@@ -48,6 +48,7 @@ MEANINGS: dict[str, str] = {
     "api_host": "Address the API listens on",
     "api_port": "Port the API listens on",
     "ui_origin": "Origin of the Temporal UI allowed to call the API's `/codec` endpoint (CORS)",
+    "public_url": "The address people use to reach the service (links from the Temporal UI to a case)",
     "forwarded_allow_ips": "Addresses of the reverse proxy whose `X-Forwarded-For`/`-Proto` are trusted "
     "(comma separated, `*` for any: only where nothing else can reach the API)",
     "request_header_timeout_seconds": "A client must send a request's headers within this time, "

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -14,7 +13,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.catalog import build_activities
-from domain.school_calendar import SchoolCalendar, load_calendar_data
 from infra.access_keys import create_api_key
 from infra.settings import Settings
 from readmodel.database import make_engine, session_scope
@@ -64,11 +62,3 @@ async def api_client(app: Any, base_url: str = "http://testserver") -> AsyncIter
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url=base_url, timeout=60) as client:
             yield client
-
-
-def recent_school_days(n: int) -> list[date]:
-    """The last `n` school days up to today on the shipped calendar (the dev server runs on real time)."""
-    today = datetime.now(UTC).date()
-    year = today.year if today.month >= 9 else today.year - 1
-    days = SchoolCalendar(load_calendar_data(None, year - 1, year + 1)).school_days
-    return [d for d in days if d <= today][-n:]

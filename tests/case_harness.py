@@ -1,10 +1,8 @@
 """Drives real case workflows on Temporal's time-skipping test server, with the real activities, a
 real SMTP server (aiosmtpd) and a SQLite read model, on a fixed test calendar (tests/data)."""
 
-import asyncio
-import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,6 +14,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from sqlmodel import Session, SQLModel, create_engine, select
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -28,7 +28,7 @@ from domain.case_state import CaseView
 from domain.people import Actor, Child, Parent, Role
 from infra.settings import Settings
 from infra.temporal_client import build_data_converter
-from tests.temporal_paths import test_server_path
+from tests.support import eventually, free_port, make_settings, test_server_path
 from workflows.case_workflow import CaseWorkflow
 
 TEST_TERMS = Path(__file__).parent / "data" / "test_terms.toml"
@@ -69,9 +69,7 @@ class MailCatcher:
 @asynccontextmanager
 async def smtp_server() -> AsyncIterator[tuple[MailCatcher, int]]:
     catcher = MailCatcher()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     controller = Controller(catcher.inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -81,16 +79,16 @@ async def smtp_server() -> AsyncIterator[tuple[MailCatcher, int]]:
 
 
 def case_settings(tmp: Path, smtp_port: int | None, **overrides: Any) -> Settings:
-    return Settings(
-        environment="test",
-        database_url=f"sqlite:///{tmp / 'casework.db'}",
-        smtp_host="127.0.0.1" if smtp_port else None,
-        smtp_port=smtp_port or 25,
-        outbox_dir=tmp / "outbox",
-        document_dir=tmp / "documents",
-        school_calendar_file=TEST_TERMS,
+    """The shared test settings on the test calendar, mail to `smtp_port` (else the outbox), no
+    encryption key unless given one."""
+    values: dict[str, Any] = {
+        "encryption_keys": None,
+        "smtp_host": "127.0.0.1" if smtp_port else None,
+        "smtp_port": smtp_port or 25,
+        "school_calendar_file": TEST_TERMS,
         **overrides,
-    )
+    }
+    return make_settings(tmp, **values)
 
 
 def new_case_ref() -> str:
@@ -139,7 +137,11 @@ class CaseDriver:
         now = await self.now()
         if target > now:
             await self.env.sleep(target - now)
-        await asyncio.sleep(0.2)  # let the worker finish the activities the timers started
+        await self.settle()  # the worker has finished what the timers started
+
+    async def settle(self) -> None:
+        """Wait until the worker has finished what the last timer, signal or command started."""
+        await eventually(lambda: is_idle(self.handle), what=f"{self.handle.id} idle")
 
     def read_model(self):
         engine = create_engine(self.settings.database_url)
@@ -150,6 +152,42 @@ class CaseDriver:
 
         with self.read_model() as session:
             return list(session.exec(select(LedgerEntry).order_by(LedgerEntry.from_date, LedgerEntry.school_urn)))
+
+
+_WORKFLOW_TASK_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+}
+_ACTIVITY_CLOSED = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
+}
+
+
+def open_activities(events: Sequence[HistoryEvent]) -> list[str]:
+    """The activity types scheduled in a history and not (yet) completed, failed, timed out or cancelled."""
+    closed = {getattr(e, _ACTIVITY_CLOSED[e.event_type]).scheduled_event_id
+              for e in events if e.event_type in _ACTIVITY_CLOSED}
+    return [e.activity_task_scheduled_event_attributes.activity_type.name for e in events
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and e.event_id not in closed]
+
+
+def workflow_task_done(events: Sequence[HistoryEvent]) -> bool:
+    """True when the last workflow task in a history has completed (none is scheduled or running)."""
+    last_task = next((e.event_type for e in reversed(events) if e.event_type in _WORKFLOW_TASK_EVENTS), None)
+    return last_task == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+
+
+async def is_idle(handle: WorkflowHandle) -> bool:
+    """True when the workflow has no workflow task outstanding and no activity open (its history
+    says so), or has closed."""
+    events = (await handle.fetch_history()).events
+    return bool(events) and not open_activities(events) and workflow_task_done(events)
 
 
 async def travel_to(env: WorkflowEnvironment, day: date, hour: int = 9) -> None:
@@ -196,8 +234,8 @@ class World:
         )
         driver = CaseDriver(self.env, self.env.client, handle, self.settings, as_the_api=self.as_the_api)
         # The case is live once its rules are loaded and the first view answers.
-        for _ in range(100):
-            if (await driver.view()).pending_tasks:
-                break
-            await asyncio.sleep(0.05)
+        async def live() -> bool:
+            return bool((await driver.view()).pending_tasks)
+
+        await eventually(live, what=f"{case.case_ref} answering with its tasks")
         return driver

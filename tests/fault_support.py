@@ -16,13 +16,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Awaitable
+from datetime import date, timedelta
 from decimal import Decimal
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from temporalio.client import Client, RPCTimeoutOrCancelledError, WorkflowHandle, WorkflowUpdateFailedError
@@ -42,32 +42,16 @@ from domain.case_commands import (
 from domain.case_state import CaseResult, CaseView
 from domain.people import Actor, Role
 from domain.provision import Provision, ProvisionKind
-from domain.school_calendar import SchoolCalendar, load_calendar_data
 from domain.search_attributes import cli_flags
 from domain.statutory_clocks import ClockSettings
 from infra.settings import Settings
 from infra.temporal_client import build_data_converter
 from tests.case_harness import notification
-from tests.free_port import free_port
-from tests.temporal_paths import dev_server_path
+from tests.support import dev_server_path, eventually, free_port, school_days_around_today
 from workflows.case_workflow import CaseWorkflow
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OFFICER = Actor(role=Role.CASEWORKER, name="officer-jb")
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], *, within: float, what: str, every: float = 0.25) -> T:
-    """Poll `probe` until it returns something truthy; fail naming `what` after `within` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {within:.0f} s: {what} (last: {value!r})")
-        await asyncio.sleep(every)
 
 
 def _stop_process(process: subprocess.Popen, sig: int, grace: float) -> None:
@@ -126,7 +110,7 @@ class DevServer:
             except RuntimeError:
                 return None
 
-        return await eventually(connect, within=within, what=f"the dev server answering at {self.address}")
+        return await eventually(connect, timeout=within, what=f"the dev server answering at {self.address}")
 
 
 #: Clocks under which a closed case's workflow ends at once (no reopening window), so that a test
@@ -308,28 +292,22 @@ class TcpProxy:
 # -- one case's life on the real calendar ---------------------------------------------------------------
 
 
-def school_days_before(today: date, n: int) -> list[date]:
-    """The last `n` school days before `today`, oldest first (the shipped term dates)."""
-    year = today.year if today.month >= 9 else today.year - 1
-    calendar = SchoolCalendar(load_calendar_data(None, year - 1, year + 1))
-    return [d for d in calendar.school_days if d < today][-n:]
-
-
 def new_case(today: date | None = None) -> OpenCase:
     """A school's notification: off sick for the last ten school days, no return date known."""
-    today = today or datetime.now(UTC).date()
-    absent = school_days_before(today, 10)
+    absent = school_days_around_today(today).before_today(10)
     return notification(absent[0], absence_days=absent)
 
 
 def lifecycle(case: OpenCase) -> list[tuple[str, Any]]:
     """The commands that take a case from notification to closure without waiting for any timer:
     consent asked (mail to the parent) and refused, provision decided (decision letter to parent and
-    school), full-time tuition commissioned from the first day of absence (the officer is named to
-    the parent), then the child leaves the area today: the recoupment is settled (ledger lines) and
-    parent and school are told the case is closed."""
+    school), full-time tuition commissioned from three school days ago (within the grace for
+    recording a start late; the officer is named to the parent), then the child leaves the area
+    today: the recoupment is settled (ledger lines) and parent and school are told the case is
+    closed."""
+    started = school_days_around_today().before_today(3)[0]
     tuition = Provision(kind=ProvisionKind.HOME_TUITION, provider="County tuition", hours_per_week=Decimal(25),
-                        start_date=case.first_day_of_absence, weekly_cost=Decimal("500.00"))
+                        start_date=started, weekly_cost=Decimal("500.00"))
     return [
         ("request_consent", RequestConsent(actor=OFFICER)),
         ("record_consent", RecordConsent(actor=OFFICER, decision=ConsentDecision.REFUSED)),

@@ -1,22 +1,12 @@
-"""Fixtures and builders for the read-model and finance tests: one database per test, on SQLite
-(a file in tmp_path) and on PostgreSQL (a fresh schema, dropped afterwards).
-
-PostgreSQL: `CASEWORK_TEST_POSTGRES_URL` (default postgresql+psycopg://postgres@127.0.0.1:5432/test).
-When it cannot be reached the PostgreSQL cases are skipped locally, and fail under CI (`CI` set) or
-with `CASEWORK_REQUIRE_POSTGRES=1`. These fixtures shadow the same-named ones in conftest.py for the
-modules that import them (they also dispose cached engines before dropping the schema).
+"""Fixtures and builders for the read-model and finance tests. The database itself is conftest's
+`database_url` (SQLite and PostgreSQL); the `settings` here point at it, with a two-key keyring
+(`key_spec`), and shadow conftest's `settings` in the modules that import them.
 """
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from domain.case_commands import AbsenceReason, CloseOutcome, DecisionOutcome
 from domain.case_state import CaseNote, CaseState, CaseView, PendingTask, TaskKind, TimelineEvent
@@ -25,65 +15,7 @@ from domain.provision import Provision, ProvisionKind
 from domain.stages import Stage, allowed_actions
 from infra.encryption import Keyring, generate_key_spec
 from infra.settings import Settings
-from readmodel.database import dispose_engines
-
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-]
-
-
-def postgres_base_url() -> str:
-    return os.environ.get("CASEWORK_TEST_POSTGRES_URL", DEFAULT_PG_URL)
-
-
-def _libpq_kwargs(url: str) -> dict[str, object]:
-    u = make_url(url)
-    kwargs: dict[str, object] = {"dbname": u.database, "host": u.host, "port": u.port or 5432}
-    if u.username:
-        kwargs["user"] = u.username
-    if u.password:
-        kwargs["password"] = u.password
-    return kwargs
-
-
-@cache
-def _postgres_problem() -> str | None:
-    try:
-        with psycopg.connect(**_libpq_kwargs(postgres_base_url()), connect_timeout=3) as conn:  # type: ignore[arg-type]
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        return f"PostgreSQL at {make_url(postgres_base_url()).render_as_string()} unreachable: {exc}"
-    return None
-
-
-def _admin(sql: str) -> None:
-    with psycopg.connect(**_libpq_kwargs(postgres_base_url()), autocommit=True) as conn:  # type: ignore[arg-type]
-        conn.execute(sql)  # type: ignore[arg-type]
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A URL to an empty database, once on SQLite and once on PostgreSQL, removed after the test."""
-    backend = request.param
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'db' / 'readmodel.db'}"
-        dispose_engines()
-        return
-    problem = _postgres_problem()
-    if problem:
-        if os.environ.get("CI") or os.environ.get("CASEWORK_REQUIRE_POSTGRES") == "1":
-            pytest.fail(problem)
-        pytest.skip(problem)
-    schema = f"cw_test_{uuid.uuid4().hex[:12]}"
-    _admin(f'CREATE SCHEMA "{schema}"')
-    url = make_url(postgres_base_url()).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        dispose_engines()
-        _admin(f'DROP SCHEMA "{schema}" CASCADE')
+from tests.support import make_settings
 
 
 @pytest.fixture
@@ -98,13 +30,7 @@ def keyring(key_spec: str) -> Keyring:
 
 @pytest.fixture
 def settings(database_url: str, key_spec: str, tmp_path) -> Settings:
-    return Settings(
-        environment="test",
-        database_url=database_url,
-        encryption_keys=key_spec,
-        outbox_dir=tmp_path / "var" / "outbox",
-        document_dir=tmp_path / "var" / "documents",
-    )
+    return make_settings(tmp_path / "var", database_url=database_url, encryption_keys=key_spec)
 
 
 # ------------------------------------------------------------------------------------------------

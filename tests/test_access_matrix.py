@@ -20,11 +20,10 @@ to provision and closed, so that the recoupment reports finance reads hold its c
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +33,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.command_routes import ACTION_ROUTES
-from domain.school_calendar import SchoolCalendar, load_calendar_data
 from tests.api_world import api_client, case_worker, migrate_and_create_keys
-from tests.conftest import make_settings
+from tests.support import eventually, make_settings, recent_school_days
 
 pytestmark = pytest.mark.slow
 
@@ -119,13 +117,6 @@ class World:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def _school_days_before_today() -> list[date]:
-    today = datetime.now(UTC).date()
-    year = today.year if today.month >= 9 else today.year - 1
-    days = SchoolCalendar(load_calendar_data(None, year - 1, year + 1)).school_days
-    return [d for d in days if d <= today][-10:]
-
-
 def _notification(given: str, past: list[date]) -> dict[str, Any]:
     return {
         "school_urn": URN_OWN,
@@ -138,18 +129,9 @@ def _notification(given: str, past: list[date]) -> dict[str, Any]:
     }
 
 
-async def _eventually(probe: Any, within: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.25)
-
-
 async def _seed(world: World) -> None:
     c, staff = world.client, world.headers("caseworker")
-    past = _school_days_before_today()
+    past = recent_school_days(10)
 
     async def act(ref: str, slug: str, body: dict[str, Any]) -> None:
         r = await c.post(f"/cases/{ref}/{slug}", headers=staff, json=body)
@@ -174,7 +156,7 @@ async def _seed(world: World) -> None:
         r = await c.get("/reports/recoupment/lines", headers=world.headers("supervisor"))
         return any(line["case_ref"] == ref for line in r.json()["items"])
 
-    assert await _eventually(charged), "the recouped case's charges never reached the ledger"
+    assert await eventually(charged, what="the recouped case's charges in the ledger"), "the recouped case's charges never reached the ledger"
 
     # The case every case route is called on, with a document.
     world.notification = _notification(GIVEN, past)

@@ -12,11 +12,10 @@ The dev server runs in real time, so dates are chosen from the real school calen
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -33,13 +32,12 @@ from temporalio.testing import WorkflowEnvironment
 from api import case_updates
 from api.app import create_app
 from domain.case_state import CaseView
-from domain.school_calendar import SchoolCalendar, load_calendar_data
+from domain.school_calendar import academic_year_of
 from infra.settings import Settings
 from readmodel.database import ReadModelUnavailable, make_engine, session_scope
 from readmodel.tables import AccessRecord, CaseRow
 from tests.api_world import api_client, case_worker, migrate_and_create_keys
-from tests.conftest import make_settings
-from tests.free_port import free_port
+from tests.support import Days, eventually, free_port, make_settings, school_days_around_today
 
 pytestmark = pytest.mark.slow
 
@@ -123,23 +121,6 @@ async def world(
 # -- dates from the real calendar --------------------------------------------------------------------
 
 
-@dataclass
-class Days:
-    today: date
-    past: list[date]  # school days up to and including today, oldest first
-    next: list[date]  # school days after today
-
-
-def school_days_around_today() -> Days:
-    today = datetime.now(UTC).date()
-    year = today.year if today.month >= 9 else today.year - 1
-    calendar = SchoolCalendar(load_calendar_data(None, year - 1, year + 1))
-    days = calendar.school_days
-    past = [d for d in days if d <= today][-12:]
-    upcoming = [d for d in days if d > today][:12]
-    return Days(today, past, upcoming)
-
-
 def notification(days: Days, *, given: str = "Ada", family: str = "Byron") -> dict[str, Any]:
     absence = days.past[-8:]
     return {
@@ -162,15 +143,6 @@ def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith(PROBLEM)
     return r.json()
-
-
-async def eventually(probe: Any, within: float = 20.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.25)
 
 
 # -- the test ----------------------------------------------------------------------------------------
@@ -273,13 +245,16 @@ async def test_a_case_through_the_api_from_notification_to_full_time_return(worl
         ref, "review-outcomes", {"outcome": "start_reintegration", "held_on": days.today.isoformat()}
     )
     assert view["state"]["stage"] == "reintegrating"
+    # A part-time timetable stays inside one school year: in late July its days are September's.
+    same_year = max(([d for d in days.next if academic_year_of(d) == y] for y in {academic_year_of(d) for d in days.next}),
+                    key=len)
     plan = {
-        "start_date": days.next[0].isoformat(),
-        "end_date": days.next[5].isoformat(),
+        "start_date": same_year[0].isoformat(),
+        "end_date": same_year[min(5, len(same_year) - 1)].isoformat(),
         "hours_per_week": 15,
     }
     view = await world.act(ref, "reintegration-plan", plan)
-    assert view["state"]["reintegration"]["end_date"] == days.next[5].isoformat()
+    assert view["state"]["reintegration"]["end_date"] == plan["end_date"]
 
     # The school sees provision, officer, review dates and the plan; never health data or evidence.
     r = await c.get(f"/cases/{ref}", headers=world.h("school_a"))
@@ -322,7 +297,7 @@ async def test_a_case_through_the_api_from_notification_to_full_time_return(worl
         assert r.status_code == 200, r.text
         return [line for line in r.json()["items"] if line["case_ref"] == ref]
 
-    ledger = await eventually(lines)
+    ledger = await eventually(lines, timeout=20, what="the case's recoupment lines")
     assert ledger, "the settlement line was not posted"
     assert {line["school_urn"] for line in ledger} == {URN_A}
     assert all(float(line["amount"]) > 0 and line["school_days"] > 0 for line in ledger)
@@ -466,7 +441,7 @@ async def test_when_the_api_cannot_write_the_answer_the_case_writes_it(
             with session_scope(engine) as session:
                 return session.get(CaseRow, ref).version == after.state.version
 
-        assert await eventually(written_by_the_case, within=20)
+        assert await eventually(written_by_the_case, timeout=20)
         with session_scope(engine) as session:
             reads = session.exec(select(AccessRecord.what).where(AccessRecord.case_ref == ref)).all()
         assert reads == (["case view (after add_note)"] if who == "caseworker" else [])

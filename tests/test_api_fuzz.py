@@ -11,8 +11,9 @@ What a user relies on: nothing anyone sends produces a 5xx, and every answer is 
 (a documented status code, its content type, a body matching its schema), so clients generated from
 the schema never meet an answer they cannot read.
 
-`tests/test_api_errors_and_auth.py::test_no_input_produces_a_500` fuzzes the same schema with Temporal
-down (every command answers 503 there); this module is the same idea with the whole system running.
+`tests/api_without_temporal/test_api_unexpected_errors.py::test_no_input_produces_a_500` fuzzes the same
+schema with Temporal down (every command answers 503 there); this module is the same idea with the whole
+system running.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,9 @@ from schemathesis.specs.openapi.checks import (
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from domain.school_calendar import SchoolCalendar, load_calendar_data
 from infra.settings import Settings
 from tests.api_world import case_worker, migrate_and_create_keys
-from tests.conftest import make_settings
+from tests.support import make_settings, school_days_around_today
 
 pytestmark = pytest.mark.slow
 
@@ -76,14 +76,6 @@ class Fuzz:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _school_days_around_today() -> tuple[list[date], list[date]]:
-    """School days up to today (oldest first) and after today, from the shipped calendar."""
-    today = datetime.now(UTC).date()
-    year = today.year if today.month >= 9 else today.year - 1
-    days = SchoolCalendar(load_calendar_data(None, year - 1, year + 1)).school_days
-    return [d for d in days if d <= today][-12:], [d for d in days if d > today][:12]
-
-
 def _notification(urn: str, given: str, past: list[date]) -> dict[str, Any]:
     absence = past[-6:]
     return {
@@ -100,7 +92,7 @@ def _notification(urn: str, given: str, past: list[date]) -> dict[str, Any]:
 async def _seed_cases(settings: Settings, tokens: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     """Real cases through the API: notified (school A, school B), gathering evidence with a document,
     and closed."""
-    past, _ = _school_days_around_today()
+    past = school_days_around_today().past
     app = create_app(settings)
     refs: list[str] = []
     docs: dict[str, str] = {}
@@ -260,7 +252,7 @@ def _call(fuzz: Fuzz, method: str, path: str, who: str = "caseworker", **kwargs:
 
 
 async def test_a_date_the_calendar_cannot_count_is_refused_and_the_case_keeps_working(fuzz: Fuzz) -> None:
-    past, _ = _school_days_around_today()
+    past = school_days_around_today().past
     r = await asyncio.to_thread(_call, fuzz, "POST", "/cases", json=_notification(URN_A, "Fay", past))
     assert r.status_code == 201, r.text
     ref = r.json()["state"]["case_ref"]

@@ -3,7 +3,6 @@ read model itself, so the case schedules no projection per command; it writes th
 more ten minutes after a burst of such commands (in case the API died before its commit), and at
 once when the API signals that its write failed. Time-skipping server, real activities."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
@@ -13,6 +12,7 @@ from temporalio.api.enums.v1 import EventType
 from domain.case_commands import AddNote, ReadModelWriteFailed, RequestConsent
 from readmodel.tables import CaseRow
 from tests.case_harness import OFFICER, CaseDriver, case_world, notification, travel_to
+from tests.support import eventually
 
 
 def stored_version(case: CaseDriver) -> int | None:
@@ -28,10 +28,6 @@ def count(events: list, event_type: int, activity: str | None = None) -> int:
     return len(found)
 
 
-async def settle() -> None:
-    await asyncio.sleep(0.3)  # let the worker finish what the last timer or signal started
-
-
 @asynccontextmanager
 async def case_opened_by_the_api(tmp_path) -> AsyncIterator[CaseDriver]:
     """A case opened on Monday 7 January 2030 and projected, whose commands go as the API sends them."""
@@ -39,7 +35,7 @@ async def case_opened_by_the_api(tmp_path) -> AsyncIterator[CaseDriver]:
         world.as_the_api = True
         await travel_to(world.env, date(2030, 1, 7))
         case = await world.open_case(notification(date(2030, 1, 7)))
-        await settle()
+        await case.settle()  # the first projection is written
         yield case
 
 
@@ -60,10 +56,10 @@ async def test_a_burst_of_commands_is_projected_once_ten_minutes_later(tmp_path)
         assert count(after, EventType.EVENT_TYPE_TIMER_STARTED) <= 1  # once, for the check itself
 
         await case.env.sleep(timedelta(minutes=9))
-        await settle()
+        await case.settle()
         assert stored_version(case) == opened_at  # not yet
         await case.env.sleep(timedelta(minutes=2))
-        await settle()
+        await case.settle()
         assert stored_version(case) == view.state.version  # one write covered all four
         after = (await case.handle.fetch_history()).events[len(before):]
         assert count(after, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, "project_case") == 1
@@ -75,8 +71,5 @@ async def test_a_failed_write_signalled_by_the_api_is_made_good_at_once(tmp_path
         assert stored_version(case) < view.state.version
 
         await case.handle.signal("read_model_write_failed", ReadModelWriteFailed(version=view.state.version))
-        for _ in range(50):
-            if stored_version(case) == view.state.version:
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: stored_version(case) == view.state.version, timeout=5, what="the case rewritten")
         assert stored_version(case) == view.state.version

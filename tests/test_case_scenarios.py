@@ -1,7 +1,6 @@
 """Real scenarios on the time-skipping server, each asserting outcomes and dates on the test calendar
 (spring 2030: 7 Jan - 29 Mar, half-term 18-22 Feb; autumn 2029 ends Thursday 20 Dec)."""
 
-import asyncio
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -32,6 +31,7 @@ from domain.stages import Stage
 from readmodel.database import make_engine, session_scope
 from readmodel.tables import SentEmail
 from tests.case_harness import OFFICER, PARENT_EMAIL, CaseDriver, case_world, notification, travel_to
+from tests.support import eventually
 
 SUPERVISORS = "inclusion-supervisors@council.example.gov.uk"
 
@@ -233,11 +233,10 @@ async def test_an_email_a_dead_worker_was_handing_over_is_raised_on_the_case_not
                                   attempt_token="killed-worker", status_changed_at=datetime.now(UTC) - timedelta(hours=1)))
 
         await case.do("request_consent", RequestConsent(actor=OFFICER))
-        for _ in range(100):
-            alerts = (await case.view()).state.alerts
-            if alerts:
-                break
-            await asyncio.sleep(0.05)
+        async def alerts_raised() -> list:
+            return (await case.view()).state.alerts
+
+        alerts = await eventually(alerts_raised, timeout=5, what="an alert on the case")
         assert [a.kind for a in alerts] == ["email_unconfirmed"]
         assert alerts[0].detail.startswith("consent_request may not have arrived")
         assert PARENT_EMAIL not in alerts[0].detail

@@ -16,7 +16,7 @@ from api.auth import principal_for_token
 from infra.access_keys import hash_token
 from readmodel.database import make_engine, session_scope
 from readmodel.tables import ApiKey
-from tests.conftest import TEST_ENCRYPTION_KEYS
+from tests.support import TEST_ENCRYPTION_KEYS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,6 @@ goes to an SMTP server that takes half a second a message (and can hold mail), s
 being sent when a run hands over: the run waits for it, and for any command that arrives meanwhile."""
 
 import asyncio
-import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -41,11 +40,12 @@ from domain.case_commands import (
 )
 from domain.case_state import CaseView
 from domain.provision import Provision, ProvisionKind
+from domain.school_calendar import SchoolCalendar, load_calendar_data
 from domain.stages import Stage
+from domain.statutory_clocks import ClockSettings
 from infra.temporal_client import build_data_converter
-from tests.case_harness import OFFICER, notification
-from tests.conftest import make_settings
-from tests.temporal_paths import dev_server_path
+from tests.case_harness import OFFICER, notification, open_activities, workflow_task_done
+from tests.support import dev_server_path, eventually, free_port, make_settings, utc_today
 from workflows.case_workflow import CaseWorkflow
 
 SUGGEST_CONTINUE_AS_NEW_AFTER = 200  # events; Temporal's default is 4096. A case in provision has ~100.
@@ -94,14 +94,14 @@ def _held_while_closed(activities: list[Callable], gate: threading.Event) -> lis
 @pytest.fixture(scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
     """A dev server that suggests continue-as-new early, and a worker with the real activities."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        smtp_port = probe.getsockname()[1]
+    smtp_port = free_port()
     handler = _SlowSmtp()
     smtp = Controller(handler, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
+    # The cases here are recorded late (provision from 200 days ago): a council bringing existing cases
+    # in sets a long grace for planned dates.
     settings = make_settings(tmp_path_factory.mktemp("continue-as-new"), smtp_host="127.0.0.1",
-                             smtp_port=smtp_port)
+                             smtp_port=smtp_port, clocks=ClockSettings(planned_date_grace_days=200))
     projection_gate = threading.Event()
     projection_gate.set()
     SQLModel.metadata.create_all(create_engine(settings.database_url))
@@ -141,6 +141,12 @@ async def current_run_id(handle: WorkflowHandle) -> str:
     return (await handle.describe()).run_id
 
 
+def _school_day_from(day: date) -> date:
+    """The first school day on or after `day` (provision starts on a school day)."""
+    year = day.year if day.month >= 9 else day.year - 1
+    return SchoolCalendar(load_calendar_data(None, year - 1, year + 1)).next_school_day(day)
+
+
 async def case_in_provision(server: Server, first_day: date) -> WorkflowHandle:
     """A case recorded late: absent since `first_day`, full-time tuition from a week later."""
     case = notification(first_day)
@@ -154,7 +160,7 @@ async def case_in_provision(server: Server, first_day: date) -> WorkflowHandle:
     await handle.execute_update("commission_provision", CommissionProvision(
         actor=OFFICER, officer="officer-jb",
         provisions=[Provision(kind=ProvisionKind.HOME_TUITION, provider="County tuition",
-                              hours_per_week=Decimal(25), start_date=first_day + timedelta(days=7),
+                              hours_per_week=Decimal(25), start_date=_school_day_from(first_day + timedelta(days=7)),
                               weekly_cost=Decimal("500.00"))],
     ), result_type=CaseView)
     return handle
@@ -178,12 +184,12 @@ async def first_run_ended_cleanly(server: Server, handle: WorkflowHandle, first_
 async def test_case_continues_as_new_with_its_whole_state(server: Server) -> None:
     # Absent since 200 days ago: at least one term has ended and been charged (recoupment lines), and
     # the first review is long overdue.
-    handle = await case_in_provision(server, date.today() - timedelta(days=200))
-    for _ in range(100):  # the due alarms (term charges, overdue review) fire in the main loop
-        settled = await view_of(handle)
-        if settled.state.recoupment_lines and settled.overdue:
-            break
-        await asyncio.sleep(0.1)
+    handle = await case_in_provision(server, utc_today() - timedelta(days=200))
+    async def alarms_fired() -> CaseView | None:  # the due alarms (term charges, overdue review) fire in the main loop
+        view = await view_of(handle)
+        return view if view.state.recoupment_lines and view.overdue else None
+
+    settled = await eventually(alarms_fired, timeout=10, what="the term charges and the overdue review")
     assert settled.state.stage is Stage.IN_PROVISION
     assert settled.state.recoupment_lines and settled.state.reviews and settled.overdue
 
@@ -240,7 +246,7 @@ async def test_a_command_given_while_the_run_waits_for_mail_is_answered(server: 
     """The server suggests continuing as new while an email is still being sent, so the run waits for
     it; an officer's note arrives meanwhile and is still being written when the email goes. The run
     must wait for the note too, and then hand over: the note is answered and recorded once."""
-    handle = await case_in_provision(server, date.today() - timedelta(days=20))
+    handle = await case_in_provision(server, utc_today() - timedelta(days=20))
     first_run = await current_run_id(handle)
     server.smtp_gate.clear()  # from now on mail is held at the SMTP server
     try:
@@ -255,22 +261,29 @@ async def test_a_command_given_while_the_run_waits_for_mail_is_answered(server: 
                 break
         else:
             pytest.fail(f"the server never suggested continue-as-new (limit {SUGGEST_CONTINUE_AS_NEW_AFTER})")
-        await asyncio.sleep(0.5)
+        async def waiting_only_for_the_email() -> bool:  # everything else the run had to do is done
+            events = (await first_run_history(server, handle, first_run)).events
+            return workflow_task_done(events) and set(open_activities(events)) == {"send_email"}
+
+        await eventually(waiting_only_for_the_email, timeout=10, what="the first run waiting for the held email")
         assert await current_run_id(handle) == first_run, "the run must wait for the held email"
 
         server.projection_gate.clear()  # the next command is held while it writes the read model
         late = asyncio.create_task(handle.execute_update(
             "add_note", AddNote(actor=OFFICER, text="late note"), id="late-note", result_type=CaseView))
-        for _ in range(100):  # until the run has accepted the note and is writing it
+        async def late_note_accepted() -> bool:  # the run has accepted the note and is writing it
             history = await first_run_history(server, handle, first_run)
-            if any(e.workflow_execution_update_accepted_event_attributes.accepted_request.meta.update_id
-                   == "late-note" for e in history.events):
-                break
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail("the late note was never accepted")
+            return any(e.workflow_execution_update_accepted_event_attributes.accepted_request.meta.update_id
+                       == "late-note" for e in history.events)
+
+        await eventually(late_note_accepted, timeout=5, what="the late note accepted")
         server.smtp_gate.set()  # the email goes now, while the note is still being written
-        await asyncio.sleep(1.5)
+
+        async def email_sent() -> bool:
+            events = (await first_run_history(server, handle, first_run)).events
+            return "send_email" not in open_activities(events)
+
+        await eventually(email_sent, timeout=10, what="the held email sent")
         server.projection_gate.set()
         answer = await late
     finally:
@@ -278,10 +291,10 @@ async def test_a_command_given_while_the_run_waits_for_mail_is_answered(server: 
         server.projection_gate.set()
 
     assert "late note" in [n.text for n in answer.state.notes]
-    for _ in range(100):
-        if await current_run_id(handle) != first_run:
-            break
-        await asyncio.sleep(0.05)
+    async def continued() -> bool:
+        return await current_run_id(handle) != first_run
+
+    await eventually(continued, timeout=5, what="the case continuing as new")
     await first_run_ended_cleanly(server, handle, first_run)
     texts = [n.text for n in (await view_of(handle)).state.notes]
     assert texts == [*sent, "late note"]  # every note exactly once, in order

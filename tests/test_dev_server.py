@@ -10,7 +10,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from domain.search_attributes import ALL_KEYS, cli_flags
-from tests.temporal_paths import dev_server_path
+from tests.support import dev_server_path
 
 EXPECTED = {key.name: int(key.indexed_value_type) for key in ALL_KEYS}
 

@@ -25,9 +25,9 @@ from infra.document_store import (
     sniff_content_type,
 )
 from infra.encryption import EncryptionError, Keyring
-from infra.settings import Settings
 from readmodel.database import make_engine, session_scope
 from readmodel.tables import DocumentRow
+from tests.support import make_settings
 
 LETTER = (
     b"%PDF-1.7\n% GP letter\nRe: Amelia Hartley (DOB 09/03/2014)\n"
@@ -189,13 +189,7 @@ def test_text_cut_in_the_middle_of_a_character_is_still_text():
 
 
 def test_store_generated_document_activity(tmp_path, keyring):
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        document_dir=tmp_path / "documents",
-        outbox_dir=tmp_path / "outbox",
-        database_url=f"sqlite:///{tmp_path / 'casework.db'}",
-    )
+    settings = make_settings(tmp_path, encryption_keys=None)
     engine = make_engine(settings.database_url)
     SQLModel.metadata.create_all(engine)
     activities = DocumentActivities(settings, keyring=keyring, engine=engine)

@@ -22,6 +22,7 @@ from infra.encryption import (
 )
 from infra.payload_codec import ENCRYPTED_ENCODING, KEY_ID_METADATA, EncryptionCodec, codec_from_settings
 from infra.settings import ConfigurationError, Settings
+from tests import support
 
 OLD_KEY = os.urandom(32)
 NEW_KEY = os.urandom(32)
@@ -45,13 +46,8 @@ def spec(*pairs: tuple[str, bytes]) -> str:
 
 
 def make_settings(tmp_path, **overrides) -> Settings:
-    values = {
-        "environment": "test",
-        "outbox_dir": tmp_path / "var" / "outbox",
-        "database_url": f"sqlite:///{tmp_path / 'var' / 'casework.db'}",
-        **overrides,
-    }
-    return Settings(_env_file=None, **values)
+    """The shared test settings under tmp_path/var, with no encryption key unless given one."""
+    return support.make_settings(tmp_path / "var", **{"encryption_keys": None, **overrides})
 
 
 # -- keyring --------------------------------------------------------------------------------------

@@ -29,8 +29,8 @@ from infra.access_keys import create_api_key
 from readmodel.database import make_engine, session_scope
 from readmodel.migrate import upgrade
 from readmodel.tables import CaseRow
-from tests.conftest import make_settings
-from tests.fault_support import OFFICER, TcpProxy, command, eventually, new_case, start_case
+from tests.fault_support import OFFICER, TcpProxy, command, new_case, start_case
+from tests.support import eventually, make_settings
 from workflows.case_workflow import CaseWorkflow
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -88,7 +88,7 @@ async def test_database_outage_answers_503_and_the_read_model_catches_up(
                 async def projected(stage: Stage) -> bool:
                     return stage_in_read_model(case.case_ref) == stage.value
 
-                await eventually(lambda: projected(Stage.AWAITING_CONSENT), within=15, what="first projection")
+                await eventually(lambda: projected(Stage.AWAITING_CONSENT), timeout=15, what="first projection")
                 listed = await api.get("/cases", headers=headers)
                 assert listed.status_code == 200, listed.text
                 assert [c["case_ref"] for c in listed.json()["items"]] == [case.case_ref]
@@ -126,7 +126,7 @@ async def test_database_outage_answers_503_and_the_read_model_catches_up(
 
                 proxy.restore()  # the database is back; nobody touches the case
 
-                await eventually(lambda: projected(Stage.DECIDING), within=20,
+                await eventually(lambda: projected(Stage.DECIDING), timeout=20,
                                  what="the read model catching up with the command given during the outage")
                 listed = await api.get("/cases", headers=headers)
                 assert listed.status_code == 200, listed.text

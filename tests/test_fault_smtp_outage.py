@@ -22,17 +22,16 @@ from temporalio.worker import Worker
 from activities.catalog import build_activities
 from domain.stages import Stage
 from readmodel.migrate import upgrade
-from tests.conftest import make_settings
 from tests.fault_support import (
     CLOSURES_FINAL,
     LIFECYCLE_TEMPLATES,
     SmtpServer,
     command,
-    eventually,
     lifecycle,
     new_case,
     start_case,
 )
+from tests.support import eventually, make_settings
 from workflows.case_workflow import CaseWorkflow
 
 pytestmark = pytest.mark.slow
@@ -88,7 +87,7 @@ async def test_mail_server_down_delays_the_emails_but_no_case(
 
                 # The emails have failed and are waiting to be retried, not given up.
                 for handle in handles:
-                    await eventually(lambda h=handle: failed_mail_attempts(h), within=20,
+                    await eventually(lambda h=handle: failed_mail_attempts(h), timeout=20,
                                      what=f"{handle.id}: a failed email waiting for its retry")
 
                 smtp.start()  # the mail server is back, on the same port

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -19,17 +18,16 @@ from api.app import create_app
 from infra.access_keys import create_api_key
 from readmodel.database import make_engine, session_scope
 from readmodel.migrate import upgrade
-from tests.conftest import make_settings
 from tests.fault_support import (
     CLOSURES_FINAL,
     DevServer,
     WorkerProcess,
     command,
-    eventually,
     lifecycle,
     new_case,
     start_case,
 )
+from tests.support import eventually, make_settings, utc_today
 
 pytestmark = pytest.mark.slow
 
@@ -93,14 +91,14 @@ async def test_temporal_restart_loses_no_case_and_the_api_recovers_by_itself(tmp
                 r = await api.get(f"/cases/{ref}", headers=headers)
                 return r.status_code == 200
 
-            await eventually(api_recovered, within=45, what="the API answering again once Temporal is back")
+            await eventually(api_recovered, timeout=45, what="the API answering again once Temporal is back")
 
             # Every case carries on where it was, on the worker that was running all along.
             for case, handle in zip(cases, handles, strict=True):
                 for n, (action, cmd) in enumerate(scripts[case.case_ref][2:], start=2):
                     await command(handle, action, cmd, update_id=f"{case.case_ref}:{n}")
             results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=60)
-            today = datetime.now(UTC).date()
+            today = utc_today()
             assert [(r.outcome, r.closed_on) for r in results] == [("left_area", today)] * CASES
             assert worker.running and worker.starts == 1
             on_server = [w.id async for w in client.list_workflows(f"TaskQueue = '{settings.task_queue}'")]

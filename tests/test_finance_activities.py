@@ -1,5 +1,5 @@
 """Posting recoupment to the ledger: once per line, exact amounts, safe under retries and concurrent
-workers; on SQLite and PostgreSQL (see tests/readmodel_fixtures.py)."""
+workers; on SQLite and PostgreSQL (conftest.py's `database_url`)."""
 
 import threading
 from datetime import date
@@ -17,7 +17,7 @@ from readmodel import case_queries as q
 from readmodel.database import ReadModelUnavailable, get_engine, session_scope
 from readmodel.migrate import upgrade
 from readmodel.tables import LedgerEntry
-from tests.readmodel_fixtures import database_url, key_spec, settings  # noqa: F401 - fixtures
+from tests.readmodel_fixtures import key_spec, settings  # noqa: F401 - fixtures
 
 RATES = RecoupmentRates()
 KS3_DAILY = RATES.daily_rate(KeyStage.KS3)  # 6985.00 / 190 = 36.763... -> 36.76

@@ -30,9 +30,8 @@ from api.serve import server_config
 from infra.encryption import Keyring
 from infra.payload_codec import EncryptionCodec
 from infra.settings import Settings
-from tests.api_world import api_client, case_worker, migrate_and_create_keys, recent_school_days
-from tests.conftest import make_settings
-from tests.free_port import free_port
+from tests.api_world import api_client, case_worker, migrate_and_create_keys
+from tests.support import eventually, free_port, make_settings, recent_school_days
 
 ROOT = Path(__file__).resolve().parent.parent
 URN = "120001"
@@ -191,11 +190,7 @@ async def served(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
-        for _ in range(1500):  # until it listens (30 s at most)
-            if server.started:
-                break
-            await asyncio.sleep(0.02)
-        assert server.started, "the API did not start listening"
+        await eventually(lambda: server.started, what="the API listening", every=0.02)
         yield Served(f"http://127.0.0.1:{port}", port, tokens, settings, app)
     finally:
         server.should_exit = True

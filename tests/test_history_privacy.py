@@ -37,11 +37,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from api.app import create_app
+from api.codec_routes import CODEC_READ
+from infra.payload_codec import CASE_REF_METADATA
 from infra.settings import Settings
-from tests.api_world import api_client, case_worker, migrate_and_create_keys, recent_school_days
-from tests.conftest import make_settings
-from tests.free_port import free_port
-from tests.temporal_paths import dev_server_path
+from tests.api_world import api_client, case_worker, migrate_and_create_keys
+from tests.support import dev_server_path, eventually, free_port, make_settings, recent_school_days
 
 pytestmark = pytest.mark.slow
 
@@ -305,10 +305,7 @@ async def test_histories_hold_no_personal_data_and_supervisors_see_them_decoded(
     )
     serving = asyncio.create_task(server.serve())
     try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: server.started, timeout=10, what="uvicorn serving")
         shown = await run_cli(
             "workflow",
             "show",
@@ -328,3 +325,61 @@ async def test_histories_hold_no_personal_data_and_supervisors_see_them_decoded(
         await serving
     readable = b"\n".join(readable_forms(shown))
     assert GIVEN.encode() in readable and DIAGNOSIS.encode() in readable
+
+
+async def test_a_supervisors_decode_is_one_access_record_per_case_not_one_per_call(
+    world: World, temporal_dev_server: WorkflowEnvironment
+) -> None:
+    days = recent_school_days(4)
+    c = world.api
+    refs = []
+    for given in ("Ada", "Grace"):
+        body = {
+            "school_urn": "120001",
+            "child": {"given_name": given, "family_name": FAMILY, "date_of_birth": DATE_OF_BIRTH},
+            "parent": {"name": f"Morwenna {FAMILY}", "email": PARENT_EMAIL},
+            "first_day_of_absence": days[0].isoformat(),
+            "reason": "physical_illness",
+            "health_summary": HEALTH_SUMMARY,
+            "absence_days": [d.isoformat() for d in days],
+        }
+        r = await c.post("/cases", headers=world.h("caseworker"), json=body)
+        assert r.status_code == 201, r.text
+        refs.append(r.json()["state"]["case_ref"])
+        await world.act(refs[-1], "notes", {"text": f"{given} tired after {DIAGNOSIS} treatment"})
+
+    # The Temporal UI's summary and details of the case: readable with the codec, encrypted without.
+    description = await temporal_dev_server.client.get_workflow_handle(refs[0]).describe()
+    assert await description.static_summary() == f"Case {refs[0]} · school 120001"
+    details = await description.static_details()
+    assert details is not None and f"/cases/{refs[0]})" in details
+    raw = await Client.connect(world.target, namespace=world.settings.temporal_namespace)
+    raw_description = await raw.get_workflow_handle(refs[0]).describe()
+    summary = raw_description.raw_description.execution_config.user_metadata.summary
+    assert summary.metadata["encoding"] == b"binary/encrypted"
+    history = json.loads((await raw.get_workflow_handle(refs[0]).fetch_history()).to_json())
+    payloads = encrypted_payloads(history)
+    assert len(payloads) > 10
+
+    # The Temporal UI decodes a history page a few payloads at a time: many calls, one record.
+    for start in range(0, len(payloads), 3):
+        r = await c.post(
+            "/codec/decode", headers=world.h("supervisor"), json={"payloads": payloads[start : start + 3]}
+        )
+        assert r.status_code == 200, r.text
+        assert all(CASE_REF_METADATA not in p.get("metadata", {}) for p in r.json()["payloads"])
+    records = await c.get("/access-records", headers=world.h("supervisor"), params={"case_ref": refs[0]})
+    assert records.status_code == 200, records.text
+    through_codec = [
+        (rec["actor_name"], rec["case_ref"])
+        for rec in records.json()["items"]
+        if rec["what"] == CODEC_READ
+    ]
+    assert through_codec == [("supervisor-privacy", refs[0])]
+    # The other child's case was not decoded, so it has no such record.
+    other = await c.get("/access-records", headers=world.h("supervisor"), params={"case_ref": refs[1]})
+    assert [rec for rec in other.json()["items"] if rec["what"] == CODEC_READ] == []
+    # A caller who may not decode is refused at once, and told why.
+    r = await c.post("/codec/decode", headers=world.h("finance"), json={"payloads": payloads[:1]})
+    assert r.status_code == 403
+    assert "supervisor" in r.json()["detail"]

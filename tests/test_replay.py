@@ -9,9 +9,9 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from infra.settings import Settings
 from infra.temporal_client import build_data_converter
 from tests.record_histories import HISTORIES, HISTORY_TEST_KEY, PATHS
+from tests.support import make_settings
 from workflows.case_workflow import CaseWorkflow
 
 
@@ -25,8 +25,7 @@ def load_history(path: Path) -> WorkflowHistory:
 
 def replayer_for(*workflows: type, base: Path) -> Replayer:
     """A replayer decoding with the fixed key the histories were recorded with."""
-    settings = Settings(_env_file=None, environment="test", encryption_keys=HISTORY_TEST_KEY,  # type: ignore[call-arg]
-                        outbox_dir=base / "outbox", document_dir=base / "documents")
+    settings = make_settings(base, encryption_keys=HISTORY_TEST_KEY)
     return Replayer(workflows=list(workflows), data_converter=build_data_converter(settings))
 
 

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from infra.temporal_client import build_data_converter
     from tests.case_harness import case_settings, notification
     from tests.record_histories import HISTORIES, HISTORY_TEST_KEY
-    from tests.temporal_paths import test_server_path
+    from tests.support import eventually, test_server_path
     from tests.test_replay import history_files, load_history, replayer_for
     from workflows.case_workflow import CaseWorkflow
 
@@ -110,8 +110,13 @@ async def test_patched_change_takes_the_new_path_in_new_cases(tmp_path: Path) ->
                 case = notification(date(2030, 1, 7))
                 handle = await env.client.start_workflow(PausesBeforeLoadingRulesIfPatched.run, case,
                                                          id=case.case_ref, task_queue=task_queue)
-                await env.sleep(timedelta(seconds=5))  # past the pause, rules loaded, first projection done
-                history = await handle.fetch_history()
+                await env.sleep(timedelta(seconds=5))  # skipped time: the one-second pause's timer fires
+
+                async def rules_requested() -> WorkflowHistory | None:  # load_case_rules scheduled after it
+                    history = await handle.fetch_history()
+                    return history if "ACTIVITY_TASK_SCHEDULED" in _event_types(history) else None
+
+                history = await eventually(rules_requested, what="load_case_rules scheduled after the pause")
 
     types = _event_types(history)
     assert "MARKER_RECORDED" in types and "TIMER_STARTED" in types and "ACTIVITY_TASK_SCHEDULED" in types

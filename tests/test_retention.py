@@ -30,7 +30,6 @@ from api.notification_routes import new_case_ref
 from domain.case_commands import AbsenceReason, CloseCase, CloseOutcome, OpenCase
 from domain.case_state import CaseResult, CaseView
 from domain.people import Actor, Child, Parent, Role
-from domain.school_calendar import SchoolCalendar, load_calendar_data
 from domain.search_attributes import ALL_KEYS
 from domain.stages import Stage
 from infra.document_store import PLAIN_TEXT, DocumentStore
@@ -48,9 +47,8 @@ from readmodel.tables import (
     TaskRow,
     TimelineRow,
 )
-from tests.conftest import make_settings
 from tests.fault_support import CLOSURES_FINAL
-from tests.temporal_paths import dev_server_path
+from tests.support import dev_server_path, eventually, make_settings, recent_school_days, utc_today
 from worker import run_worker
 from workflows.retention_sweep import SCHEDULE_ID, SweepReport, ensure_retention_schedule
 
@@ -59,22 +57,6 @@ pytestmark = pytest.mark.slow
 SCHOOL = Actor(role=Role.SCHOOL, name="school-120001")
 OFFICER = Actor(role=Role.CASEWORKER, name="officer-retention")
 RETENTION_YEARS = 10
-
-
-async def eventually(probe, within: float = 30.0):  # noqa: ANN001, ANN201 - a small polling helper
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.2)
-
-
-def recent_school_days(n: int) -> list[date]:
-    today = datetime.now(UTC).date()
-    year = today.year if today.month >= 9 else today.year - 1
-    days = SchoolCalendar(load_calendar_data(None, year - 1, year + 1)).school_days
-    return [d for d in days if d <= today][-n:]
 
 
 async def open_case(client: Client, settings: Settings, *, given: str, born: date) -> str:
@@ -211,7 +193,7 @@ async def test_every_run_of_a_continued_case_is_deleted(
     assert deleted == 3
     for run_id, _ in runs:
         handle = client.get_workflow_handle(ref, run_id=run_id)
-        assert await eventually(lambda h=handle: _not(_describes(h)), 20), f"run {run_id} still there"
+        assert await eventually(lambda h=handle: _not(_describes(h)), timeout=20), f"run {run_id} still there"
 
 
 async def _describes(handle) -> bool:  # noqa: ANN001
@@ -324,7 +306,7 @@ async def test_sweep_erases_closed_cases_past_retention_and_nothing_else(
     assert report is not None and report.erased == 1 and report.skipped == 0
 
     # The erased case: history gone, rows gone, its own files gone, a tombstone left.
-    assert await eventually(lambda: _not(history_exists(client, erased_ref)), 20)
+    assert await eventually(lambda: _not(history_exists(client, erased_ref)), timeout=20)
     with session_scope(engine) as s:
         assert s.get(CaseRow, erased_ref) is None
         for table in (TimelineRow, TaskRow, DocumentRow, SentEmail, AccessRecord):
@@ -336,7 +318,7 @@ async def test_sweep_erases_closed_cases_past_retention_and_nothing_else(
             "notified",
             "withdrawn",
         )
-        today = datetime.now(UTC).date()
+        today = utc_today()
         assert tombstone.closed_month == f"{today:%Y-%m}" and len(tombstone.opened_month) == 7
         assert "Eustacia" not in repr(tombstone) and "2013" not in repr(tombstone)
     assert not store.exists(own[erased_ref])

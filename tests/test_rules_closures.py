@@ -84,10 +84,14 @@ def samples(state: CaseState, action: Action, ctx: CaseContext) -> list[c.Comman
         case Action.RECORD_HOSPITAL_DISCHARGE:
             return [c.RecordHospitalDischarge(actor=a, discharged_on=today)]
         case Action.AGREE_REINTEGRATION_PLAN:
+            plan = state.reintegration
+            if plan is not None:  # agreed again: never ending later (that is an extension)
+                end = plan.end_date if plan.end_date > today else ctx.after(today, 1)
+                return [c.AgreeReintegrationPlan(actor=a, start_date=today, end_date=end, hours_per_week=12)]
             return [c.AgreeReintegrationPlan(actor=a, start_date=ctx.after(today, 1), end_date=ctx.after(today, 10),
                                              hours_per_week=12)]
         case Action.EXTEND_REINTEGRATION:
-            end = state.reintegration.end_date if state.reintegration else today
+            end = max(state.reintegration.end_date, today) if state.reintegration else today
             return [c.ExtendReintegration(actor=a, new_end_date=ctx.after(end, 5), reason="still tiring")]
         case Action.CONFIRM_FULL_TIME_RETURN:
             return [c.ConfirmFullTimeReturn(actor=a, returned_on=today)]
@@ -130,7 +134,7 @@ def _assert_listed_is_true(state: CaseState, ctx: CaseContext) -> list[Action]:
     return listed
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 3), st.integers(0, 2)), max_size=30))
 def test_every_action_listed_can_succeed_and_no_other_can(walk):
     """A random walk over the actions a case lists: in every state it reaches, each listed action
@@ -247,7 +251,7 @@ def test_every_closure_is_on_the_timeline():
     transitions.apply(closed, Action.CLOSE, c.CloseCase(actor=OFFICER, outcome=c.CloseOutcome.LEFT_AREA),
                       context(date(2030, 1, 9)))
     assert [e.action for e in closed.timeline] == ["close"]  # the closure itself: one entry
-    assert closed.timeline[-1].summary == "case closed: left_area on 2030-01-09"
+    assert closed.timeline[-1].summary == "case closed: left_area"
 
 
 def test_a_supervisor_reopens_a_case_closed_in_error_with_a_reason():

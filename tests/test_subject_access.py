@@ -20,8 +20,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from tests.api_world import api_client, case_worker, migrate_and_create_keys, recent_school_days
-from tests.conftest import make_settings
+from tests.api_world import api_client, case_worker, migrate_and_create_keys
+from tests.support import make_settings, recent_school_days
 
 pytestmark = pytest.mark.slow
 

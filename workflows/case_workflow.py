@@ -10,6 +10,7 @@ The rules live in `domain/`; this class only sequences them:
 """
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -18,6 +19,16 @@ from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.case_story import (
+    RULES_SUMMARY,
+    current_details,
+    day,
+    document_summary,
+    email_summary,
+    projection_summary,
+    recoupment_summary,
+    words,
+)
 from workflows.read_model_sync import ReadModelSync
 
 with workflow.unsafe.imports_passed_through():
@@ -164,7 +175,7 @@ class CaseWorkflow:
         summary = "waiting for the next command"
         if alarms:
             timeout = max(alarms[0].fires_at(self._ctx()) - workflow.now(), timedelta(0))
-            summary = f"next: {alarms[0].kind} on {alarms[0].fires_on.isoformat()}"
+            summary = f"Until {day(alarms[0].fires_on)}: {words(alarms[0].kind)}"
         return self._read_model.wait(workflow.now(), timeout, summary)
 
     async def _sleep_until_next_alarm(self) -> None:
@@ -222,8 +233,11 @@ class CaseWorkflow:
         action, cmd = self._decode(name, args)
         await workflow.wait_condition(lambda: self._rules is not None)
         async with self._lock:
+            ctx = self._ctx()
+            if not workflow.patched("school-day-and-plan-rules"):
+                ctx = dataclasses.replace(ctx, strict=False)  # a command this case accepted without them
             try:
-                effects = transitions.apply(self.state, action, cmd, self._ctx())  # checks it first
+                effects = transitions.apply(self.state, action, cmd, ctx)  # checks it first
             except CommandRejected as rejected:
                 raise _rejection(rejected) from None
             self._log().info("command_applied", action=action.value, stage=self.state.stage.value)
@@ -316,6 +330,7 @@ class CaseWorkflow:
             stored = await workflow.execute_activity(
                 "store_generated_document", document, result_type=StoredDocument,
                 start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
+                summary=document_summary(document),
             )
             if self.state.reintegration is not None and document.kind == "reintegration_plan":
                 self.state.reintegration.plan_document_ref = stored.doc_ref
@@ -327,6 +342,7 @@ class CaseWorkflow:
             self._spawn(workflow.execute_activity(
                 "post_recoupment", posting, result_type=PostingReceipt,
                 start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
+                summary=recoupment_summary(effects.recoupment),
             ))
 
     def _spawn(self, work: Awaitable) -> None:
@@ -340,6 +356,7 @@ class CaseWorkflow:
             await workflow.execute_activity(
                 "send_email", mail, result_type=EmailReceipt,
                 start_to_close_timeout=_QUICK, retry_policy=_EMAIL_RETRY,
+                summary=email_summary(mail),
             )
         except ActivityError as error:
             cause = error.cause if isinstance(error.cause, ApplicationError) else None
@@ -364,6 +381,7 @@ class CaseWorkflow:
                 start_to_close_timeout=_QUICK,
                 schedule_to_close_timeout=None if wait else _PROJECTION_IN_COMMAND,
                 retry_policy=_DATABASE_RETRY,
+                summary=projection_summary(view.state.version),
             )
             # If the state changed while this was written, the main loop writes it again.
             superseded = (self._read_model.changed_since(writing)
@@ -399,6 +417,7 @@ class CaseWorkflow:
             updates.append(key.value_unset() if value is None else key.value_set(value))
         if updates:
             workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(current_details(view, today))
 
     # --- rules -------------------------------------------------------------------------------------
 
@@ -408,7 +427,7 @@ class CaseWorkflow:
         schools = sorted({self.state.school_urn, *(s.school_urn for s in self.state.school_spells)})
         self._rules = await workflow.execute_activity(
             "load_case_rules", CaseRulesRequest(first_year=first, last_year=year + 2, school_urns=schools),
-            result_type=CaseRules, start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
+            result_type=CaseRules, start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY, summary=RULES_SUMMARY,
         )
         self._calendar = SchoolCalendar(self._rules.calendar)
         self._school_calendars = {urn: SchoolCalendar(data) for urn, data in self._rules.school_calendars.items()}
@@ -438,9 +457,12 @@ def _midday(day: date | None) -> datetime | None:
 
 
 def _rejection(rejected: "CommandRejected") -> ApplicationError:
+    details: dict[str, object] = {"stage": rejected.stage.value, "allowed_actions": rejected.allowed_actions}
+    if rejected.field is not None:
+        details["errors"] = [{"field": f"body.{rejected.field}", "message": str(rejected), "type": "invalid_for_case"}]
     return ApplicationError(
         str(rejected),
-        {"stage": rejected.stage.value, "allowed_actions": rejected.allowed_actions},
+        details,
         type=rejected.kind,
         non_retryable=True,
     )

@@ -1,6 +1,6 @@
 """Initial read model: every table in readmodel/tables.py.
 
-Kept in step with the metadata by tests/test_read_model.py (upgrade head, then compare_metadata: no diff).
+Kept in step with the metadata by tests/read_model/test_read_model_migrations.py (upgrade head, then compare_metadata: no diff).
 
 Revision ID: 0001
 Revises: (none)

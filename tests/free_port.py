@@ -1,9 +1,0 @@
-"""A TCP port nobody listens on right now, for the servers tests start (SMTP, Temporal, the API)."""
-
-import socket
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
