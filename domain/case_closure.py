@@ -88,7 +88,7 @@ def _close_case(state: CaseState, cmd: c.CloseCase, ctx: CaseContext) -> tuple[s
 def _check_reopen(state: CaseState, cmd: c.ReopenCase, ctx: CaseContext) -> None:
     if cmd.actor.role is not Role.SUPERVISOR:
         raise invalid(state, "only a supervisor may reopen a case", ctx=ctx)
-    last = reopen_until(state, ctx=ctx)
+    last = reopen_until(state, ctx)
     if last is None or ctx.today > last:
         window = ctx.clocks.reopen_within
         raise invalid(state, f"the case can be reopened only within {window} school days of its closure"

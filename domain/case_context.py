@@ -31,7 +31,7 @@ class CaseContext:
 
     @classmethod
     def from_rules(cls, rules: CaseRules, now: datetime, *, legacy_rules: bool = False) -> "CaseContext":
-        return cls(SchoolCalendar(rules.calendar), rules.clocks, rules.rates, now, legacy_rules)
+        return cls(SchoolCalendar(rules.calendar), rules.clocks, rules.rates, now, legacy_rules=legacy_rules)
 
     def calendar_of(self, school_urn: str) -> SchoolCalendar:
         """The calendar a school follows: its own, else the council's."""

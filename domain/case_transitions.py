@@ -92,15 +92,13 @@ def _key(state: CaseState, name: str) -> str:
 
 
 def _check_absence(state: CaseState, cmd: c.RecordAbsenceDays, ctx: CaseContext) -> None:
-    for i, day in enumerate(cmd.half_days):
-        require_school_day(state, ctx, day, "absence day", f"half_days[{i}]")
-        if day > ctx.today:
-            raise invalid(state, f"absence day {day.isoformat()} is in the future", f"half_days[{i}]")
-    for i, day in enumerate(cmd.days):
-        require_school_day(state, ctx, day, "absence day", f"days[{i}]")
+    named = [(day, f"days[{i}]") for i, day in enumerate(cmd.days)]
+    named += [(day, f"half_days[{i}]") for i, day in enumerate(cmd.half_days)]
+    for day, field in named:
+        require_school_day(state, ctx, day, "absence day", field)
         if day > ctx.today:
             raise invalid(state, f"absence day {day.isoformat()} is in the future; give expected_return instead",
-                          f"days[{i}]")
+                          field)
     if cmd.expected_return is not None and cmd.expected_return <= state.first_day_of_absence:
         raise invalid(state, "expected_return must be after the first day of absence")
 

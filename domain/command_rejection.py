@@ -11,8 +11,9 @@ class CommandRejected(Exception):
     `InvalidCommand` (bad for this case); `field` names the command's field at fault, if one is.
     Messages never carry personal data."""
 
-    def __init__(self, message: str, *, kind: str, stage: Stage, field: str | None = None,
-                 allowed: list[str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, kind: str, stage: Stage, field: str | None = None, allowed: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.stage = stage
@@ -20,8 +21,10 @@ class CommandRejected(Exception):
         self.allowed_actions = allowed_actions(stage) if allowed is None else allowed
 
 
-def invalid(state: CaseState, message: str, field: str | None = None, ctx: CaseContext | None = None,
-            ) -> CommandRejected:
+def invalid(
+    state: CaseState, message: str, field: str | None = None, *, ctx: CaseContext | None = None
+) -> CommandRejected:
     """A command that is bad for this case (not merely at the wrong stage)."""
-    return CommandRejected(message, kind="InvalidCommand", stage=state.stage, field=field,
-                           allowed=open_actions(state, ctx))
+    return CommandRejected(
+        message, kind="InvalidCommand", stage=state.stage, field=field, allowed=open_actions(state, ctx)
+    )

@@ -22,16 +22,16 @@ class ClockSettings(BaseModel):
     stalled_after: int = Field(10, ge=1, description="No recorded progress for this long marks the case stalled")
     plan_due_after: int = Field(5, ge=1, description="Agree the reintegration plan within this many school days "
                                 "of the review that starts reintegration")
+    planned_date_grace_days: int = Field(
+        5, ge=0, le=1000, description="A planned date (a provision's or a part-time timetable's start) may be up to "
+        "this many school days before today; none earlier"
+    )
     hospital_referral_after: int = Field(15, ge=1, description="A hospital referral is due once the child cannot "
                                          "return within this many school days of admission (at once, when the "
                                          "expected discharge is later)")
     reopen_within: int = Field(10, ge=0, description="A supervisor may reopen a case closed in error for this "
                                "many school days after the closure was recorded (0: closures are final and "
                                "the case's workflow ends at once)")
-    planned_date_grace_days: int = Field(
-        5, ge=0, le=1000, description="A planned date (a provision's or a part-time timetable's start) may be up to "
-        "this many school days before today; none earlier"
-    )
     full_time_hours_per_week: float = Field(25.0, gt=0, description="Weekly hours that count as full-time")
     alarm_hour_utc: int = Field(7, ge=0, le=23, description="Hour of the school day at which timers fire (UTC)")
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -28,8 +28,9 @@ from domain.case_state import CaseView
 from domain.people import Actor, Child, Parent, Role
 from infra.settings import Settings
 from infra.temporal_client import build_data_converter
-from tests.support import eventually, free_port, make_settings, test_server_path
+from tests.support import dev_server_path, eventually, free_port, make_settings, test_server_path
 from workflows.case_workflow import CaseWorkflow
+from workflows.retention_sweep import RetentionSweepWorkflow
 
 TEST_TERMS = Path(__file__).parent / "data" / "test_terms.toml"
 SCHOOL = Actor(role=Role.SCHOOL, name="school-120001")
@@ -39,15 +40,21 @@ CONSULTANT_EMAIL = "consultant@nhs.example"
 
 
 class _Inbox:
-    """An aiosmtpd handler that keeps every message it receives."""
+    """An aiosmtpd handler that keeps every message it receives. A message of a template in
+    `hang_up_on` is received whole and then the connection is dropped without a reply, as a mail
+    server that dies mid-DATA does: the sender cannot know whether it was taken."""
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.hang_up_on: set[str] = set()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         msg = message_from_bytes(envelope.content)
         msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         self.messages.append(msg)
+        if msg["X-Casework-Template"] in self.hang_up_on:
+            server.transport.close()
+            return "250 never seen by the client"
         return "250 OK"
 
 
@@ -64,6 +71,10 @@ class MailCatcher:
 
     def with_subject(self, words: str) -> list[Message]:
         return [m for m in self.messages if words.lower() in m["Subject"].lower()]
+
+    def hang_up_after_data(self, template: str) -> None:
+        """From now on, drop the connection after receiving a message of `template`, before replying."""
+        self.inbox.hang_up_on.add(template)
 
 
 @asynccontextmanager
@@ -198,22 +209,36 @@ async def travel_to(env: WorkflowEnvironment, day: date, hour: int = 9) -> None:
 
 
 @asynccontextmanager
-async def case_world(tmp: Path, *, smtp: bool = True, **setting_overrides: Any) -> AsyncIterator[Any]:
-    """A time-skipping Temporal server, a worker with the real activities, a read model and SMTP."""
+async def case_world(tmp: Path, *, smtp: bool = True, dev_server: bool = False,
+                     **setting_overrides: Any) -> AsyncIterator[Any]:
+    """A time-skipping Temporal server, a worker with the real workflows and activities, a read
+    model and SMTP. With `dev_server`, the real dev server instead (real time, so the shipped
+    calendar): for what the time-skipping server cannot do, such as describing or deleting a case."""
     async with smtp_server() as (mail, port):
+        if dev_server:
+            setting_overrides = {"school_calendar_file": None, **setting_overrides}
         settings = case_settings(tmp, port if smtp else None, **setting_overrides)
         SQLModel.metadata.create_all(create_engine(settings.database_url))
-        async with await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=str(test_server_path()),
-            data_converter=build_data_converter(settings),
-        ) as env:
+        converter = build_data_converter(settings)
+        if dev_server:
+            started = WorkflowEnvironment.start_local(
+                dev_server_existing_path=dev_server_path(), data_converter=converter, ui=False,
+                dev_server_log_level="error", dev_server_startup_timeout=timedelta(seconds=60),
+                # Delete a closed workflow at once, not after the server's close-time processing.
+                dev_server_extra_args=["--dynamic-config-value", "history.transferProcessorEnsureCloseBeforeDelete=false",
+                                       "--dynamic-config-value", "history.visibilityProcessorEnsureCloseBeforeDelete=false"],
+            )
+        else:
+            started = WorkflowEnvironment.start_time_skipping(
+                test_server_existing_path=str(test_server_path()), data_converter=converter)
+        async with await started as env:
             await env.client.operator_service.add_search_attributes(sa.add_request(env.client.namespace))
             task_queue = f"cases-{uuid.uuid4()}"
             with ThreadPoolExecutor(max_workers=8) as executor:
                 async with Worker(
                     env.client,
                     task_queue=task_queue,
-                    workflows=[CaseWorkflow],
+                    workflows=[CaseWorkflow, RetentionSweepWorkflow],
                     activities=build_activities(settings),
                     activity_executor=executor,
                 ):

@@ -1,16 +1,18 @@
-"""Records the workflow histories that tests/test_replay.py replays against the current CaseWorkflow.
+"""Records the workflow histories that tests/test_replay.py replays against the current workflow code.
 
     .venv/bin/python -m tests.record_histories            # every path
     .venv/bin/python -m tests.record_histories stalled_case ...   # just these
     .venv/bin/python -m tests.record_histories --generation 2 ...   # beside the old: <path>@2.json
-    .venv/bin/python -m tests.record_histories --generation 3 --as-the-api   # commands sent as the API
-                                                                             # sends them (generation 3)
+    .venv/bin/python -m tests.record_histories --generation 4 --as-the-api   # commands sent as the API
+                                                                             # sends them (generations 3, 4)
 
-Each path drives a real case on the time-skipping server (tests/case_harness.py, real activities)
-and saves its history, finished or mid-life, as tests/histories/<path>.json (or <path>@<generation>.json:
-after a patched change, record a new generation beside the old files, so the replay test covers the
-cases that ran the old code and those that run the new). Re-record in place only when a
-change to the workflow is meant to be incompatible AND no case that ran the old code is still
+Each path drives a real case on the time-skipping server (tests/case_harness.py, real activities;
+the retention sweep on the dev server), waits until the worker has nothing left to do (no history
+ends mid-task), and saves its history, finished or mid-life, as tests/histories/<path>.json (or
+<path>@<generation>.json: after a patched change, record a new generation beside the old files, so
+the replay test covers the cases that ran the old code and those that run the new; every path needs
+one per generation from the one it was introduced in, `RecordedPath.introduced`). Re-record in
+place only when a change to the workflow is meant to be incompatible AND no case that ran the old code is still
 open; otherwise keep the old files: they are what running cases look like (see README, "Changing
 workflow code safely").
 
@@ -20,16 +22,24 @@ replay test can decode the recorded payloads. The recorded cases are fictional t
 """
 
 import asyncio
+import dataclasses
+import sqlite3
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
-from datetime import date
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy.engine import make_url
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
 from domain.case_commands import (
+    AddNote,
     AgreeReintegrationPlan,
     ChangeSchool,
     CloseCase,
@@ -41,6 +51,7 @@ from domain.case_commands import (
     DecisionOutcome,
     EvidenceKind,
     ExtendReintegration,
+    ReadModelWriteFailed,
     RecordAbsenceDays,
     RecordConsent,
     RecordEvidence,
@@ -63,6 +74,10 @@ from tests.case_harness import (
     notification,
     travel_to,
 )
+from tests.support import eventually, recent_school_days
+from workflows.case_workflow import CaseWorkflow
+from workflows.read_model_sync import CHECK_CALLER_WRITE_AFTER, RETRY_EVERY
+from workflows.retention_sweep import SWEEP_WORKFLOW_ID, RetentionSweepWorkflow
 
 # Test-only, deliberately public: 32 ASCII bytes, base64-encoded. Never use it for real data.
 HISTORY_TEST_KEY = "history-test:aGlzdG9yeS10ZXN0LWtleS1ub3QtYS1zZWNyZXQhISE="
@@ -203,9 +218,129 @@ async def late_notification_with_half_days(world: World) -> CaseDriver:
     return case
 
 
-PATHS: dict[str, Callable[[World], Awaitable[CaseDriver]]] = {
-    path.__name__: path
-    for path in (
+# -- introduced at generation 4: the rarer turns a case's history can take --------------------------
+
+
+async def continued_as_new_second_run(world: World) -> CaseDriver:
+    """The second run of a case that continued as new mid-provision. The time-skipping server never
+    suggests continue-as-new, so the recorder does what the workflow does at that point: the first
+    run is driven to rest, and a run is started under the same id with the first run's input and its
+    whole state carried (`OpenCase.carried_state`, as `workflow.continue_as_new` passes it). The
+    first run is terminated just before, as its continuing as new would have closed it."""
+    opened = notification(date(2030, 1, 7), case_ref="MN-30-RPLY08")
+    await travel_to(world.env, date(2030, 1, 7), hour=8)
+    first = await world.open_case(opened)
+    await _to_provision(first, date(2030, 1, 21))
+    await first.go_to(date(2030, 2, 25))
+    carried = (await first.view()).state.model_dump(mode="json")
+    await first.handle.terminate("continued as new (by tests/record_histories.py)")
+    case = await world.open_case(opened.model_copy(update={"carried_state": carried}))
+    await case.go_to(date(2030, 4, 1))  # the overdue review escalates; the spring term is charged
+    await case.do("record_review_outcome", RecordReviewOutcome(
+        actor=OFFICER, outcome=ReviewOutcome.CONTINUE, held_on=date(2030, 4, 1)))
+    return case
+
+
+async def read_model_write_failed_signal(world: World) -> CaseDriver:
+    """The API answered a command but could not write the answer to the read model, and signals the
+    case, which writes it itself at once."""
+    case = await _open(world, "MN-30-RPLY09")
+    await case.settle()
+    view = await case.do("request_consent", RequestConsent(actor=OFFICER))
+    await case.settle()
+    await case.handle.signal(CaseWorkflow.read_model_write_failed, ReadModelWriteFailed(version=view.state.version))
+    await case.settle()
+    await case.do("add_note", AddNote(actor=OFFICER, text="Parent rang back"))
+    return case
+
+
+async def projection_failure_then_catch_up(world: World) -> CaseDriver:
+    """The read-model database is unwritable (another connection holds its write lock) when the case
+    checks its read model ten minutes after a command: `project_case` times out, and so does the retry
+    30 s later; the database is writable again by the next retry, which catches up."""
+    case = await _open(world, "MN-30-RPLY10")
+    await case.settle()  # the case's first projection is written: the API writes the next ones
+    await case.do("request_consent", RequestConsent(actor=OFFICER))
+    await case.settle()  # the consent request is sent: nothing else needs the database
+    with _write_locked(world.settings.database_url):
+        await world.env.sleep(CHECK_CALLER_WRITE_AFTER + timedelta(seconds=1))  # the check is due
+        await eventually(lambda: _timed_out(case, "project_case", 1), what="the check's write timing out")
+        await world.env.sleep(RETRY_EVERY)
+        await eventually(lambda: _timed_out(case, "project_case", 2), what="its retry timing out")
+    await world.env.sleep(RETRY_EVERY + timedelta(seconds=1))  # the next retry writes it
+    await case.settle()
+    await case.do("add_note", AddNote(actor=OFFICER, text="Database back"))
+    return case
+
+
+async def email_unconfirmed_alert(world: World) -> CaseDriver:
+    """The mail server takes the consent request and drops the connection before answering: nobody
+    can know whether the parent got it, so it is not sent again and the case raises an
+    `email_unconfirmed` alert. The officer goes on."""
+    case = await _open(world, "MN-30-RPLY11")
+    world.mail.hang_up_after_data("consent_request")
+    await case.do("request_consent", RequestConsent(actor=OFFICER))
+    await case.settle()
+    assert [a.kind for a in (await case.view()).state.alerts] == ["email_unconfirmed"]
+    await case.go_to(date(2030, 1, 9))
+    await case.do("record_consent", RecordConsent(actor=OFFICER, decision=ConsentDecision.REFUSED))
+    return case
+
+
+async def retention_sweep(world: World) -> CaseDriver:
+    """The daily retention sweep (`RetentionSweepWorkflow`, started as its schedule starts it, with no
+    argument) erasing a closed case whose child is past the retention age (5 years here). On the dev
+    server, in real time: deleting a case's histories describes its runs, and describing a case on the
+    time-skipping server fails (its date-valued search attributes come back in a form the SDK cannot
+    decode)."""
+    case = await world.open_case(notification(recent_school_days(1)[0], case_ref="MN-30-RPLY12"))
+    await case.do("close", CloseCase(actor=OFFICER, outcome=CloseOutcome.WITHDRAWN, reason="Family moved away"))
+    await case.handle.result()  # closed, and the read model says so
+    sweep = await world.env.client.start_workflow(RetentionSweepWorkflow.run, id=SWEEP_WORKFLOW_ID,
+                                                  task_queue=world.task_queue)
+    report = await sweep.result()
+    assert (report.erased, report.skipped) == (1, 0), report
+    return dataclasses.replace(case, handle=sweep)
+
+
+@contextmanager
+def _write_locked(database_url: str) -> Iterator[None]:
+    """Hold the SQLite read model's write lock (as another process might), so no one else can write."""
+    locker = sqlite3.connect(make_url(database_url).database, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+
+
+async def _timed_out(case: CaseDriver, activity_type: str, times: int) -> bool:
+    """Whether `times` activities of `activity_type` have timed out in the case's history."""
+    events = (await case.handle.fetch_history()).events
+    scheduled = {e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+                 and e.activity_task_scheduled_event_attributes.activity_type.name == activity_type}
+    return times <= sum(e.activity_task_timed_out_event_attributes.scheduled_event_id in scheduled for e in events
+                        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT)
+
+
+@dataclass(frozen=True)
+class RecordedPath:
+    """A path and the generation it was first recorded in (1: the unsuffixed `<path>.json`). The
+    replay test checks that it has a file for every generation from that one to the latest."""
+
+    drive: Callable[[World], Awaitable[CaseDriver]]
+    introduced: int
+    world: dict[str, Any] = field(default_factory=dict)  # `case_world` options: settings, dev server
+
+
+def _paths(introduced: int, *drives: Callable[[World], Awaitable[CaseDriver]]) -> dict[str, RecordedPath]:
+    return {d.__name__: RecordedPath(d, introduced) for d in drives}
+
+
+PATHS: dict[str, RecordedPath] = {
+    **_paths(
+        1,
         full_case_to_full_time_return,
         consent_refused_then_not_eligible,
         hospital_admission_and_discharge,
@@ -213,18 +348,26 @@ PATHS: dict[str, Callable[[World], Awaitable[CaseDriver]]] = {
         part_time_extended_three_times,
         school_change_mid_provision,
         stalled_case,
-        closed_in_error_then_reopened,
-        late_notification_with_half_days,
-    )
+    ),
+    **_paths(
+        4,
+        continued_as_new_second_run,
+        read_model_write_failed_signal,
+        projection_failure_then_catch_up,
+        email_unconfirmed_alert,
+    ),
+    **_paths(5, closed_in_error_then_reopened, late_notification_with_half_days),
+    "retention_sweep": RecordedPath(retention_sweep, 4, {"retention_years_after_birth": 5, "dev_server": True}),
 }
 
 
 async def drive(name: str, as_the_api: bool = False) -> WorkflowHistory:
     """Drive one path in a fresh time-skipping world and return its history."""
     with tempfile.TemporaryDirectory() as tmp:
-        async with case_world(Path(tmp), encryption_keys=HISTORY_TEST_KEY) as world:
+        async with case_world(Path(tmp), encryption_keys=HISTORY_TEST_KEY, **PATHS[name].world) as world:
             world.as_the_api = as_the_api
-            case = await PATHS[name](world)
+            case = await PATHS[name].drive(world)
+            await case.settle()  # never a history that ends mid-task or with an activity still running
             return await case.handle.fetch_history()
 
 

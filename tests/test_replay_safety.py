@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from tests.support import eventually, test_server_path
     from tests.test_replay import history_files, load_history, replayer_for
     from workflows.case_workflow import CaseWorkflow
+    from workflows.retention_sweep import RetentionSweepWorkflow
 
 FULL_CASE = HISTORIES / "full_case_to_full_time_return.json"
 PATCH_ID = "pause-before-loading-rules"
@@ -84,8 +85,8 @@ async def test_reordered_commands_fail_replay_of_the_full_case(tmp_path: Path) -
 
 
 async def test_patched_change_replays_every_old_history(tmp_path: Path) -> None:
-    replayer = replayer_for(PausesBeforeLoadingRulesIfPatched, base=tmp_path)
-    for path in history_files():
+    replayer = replayer_for(PausesBeforeLoadingRulesIfPatched, RetentionSweepWorkflow, base=tmp_path)
+    for path in history_files():  # the sweep's too: it replays beside the patched case
         result = await replayer.replay_workflow(load_history(path), raise_on_replay_failure=False)
         assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
 

@@ -251,7 +251,7 @@ def test_review_alarms_run_while_reintegrating_too():
 
 
 def test_the_part_time_reminder_differs_from_the_email_sent_when_the_plan_was_agreed():
-    """The plan email (see test_rules_provision) goes to parent and school saying when the timetable runs;
+    """The plan email (see test_rules_return) goes to parent and school saying when the timetable runs;
     the reminder also goes to the officer and asks for a full-time return or an extension."""
     state = reintegrating(end=date(2030, 3, 29))
     mail = only_mail(fire(state, alarm_named(state, ctx(date(2030, 3, 26)), "part-time-reminder"), ctx(date(2030, 3, 26))))

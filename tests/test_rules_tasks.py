@@ -137,3 +137,30 @@ def test_the_decision_clock_is_a_setting():
     assert decision_due_on(deciding(date(2030, 1, 15)), ctx(date(2030, 1, 15), decision_due_after=2)) == date(2030, 1, 17)
     assert decision_due_on(gathering(date(2030, 1, 8)), ctx(date(2030, 1, 8), evidence_decide_after=3,
                                                             decision_due_after=1)) == date(2030, 1, 14)
+
+
+DESCRIPTIONS = {
+    "request-consent": "Ask the parent for consent to contact health professionals",
+    "reply-to-consent": "Parent to reply to the consent request",
+    "follow-up-consent": "Follow up consent, or decide on the evidence held",
+    "send-evidence:consultant-1": "Health professional to send evidence",
+    "decide": "Make the referral decision on the evidence held",
+    "commission-provision": "Commission provision (due by the 15th school day of absence)",
+    "assign-officer": "Name the education officer",
+    "hold-review-1": "Hold the Team Around School review",
+    "confirm-return": "Confirm full-time return, or extend the part-time timetable with a reason",
+    "hospital-referral": "Refer for hospital education: the child may not return within 15 school days",
+}
+
+
+def test_each_task_says_what_is_to_be_done():
+    hospital = [HospitalStay(hospital="LRI", admitted_on=date(2030, 1, 14))]
+    states = [case(hospital_stays=hospital), awaiting_consent(), gathering(requests=("consultant-1",)), commissioning(),
+              reintegrating()]
+    found = {t.id: t.description for s in states for t in pending_tasks(s, ctx(date(2030, 1, 15)))}
+    assert found == DESCRIPTIONS
+
+
+def test_the_parent_s_task_is_never_assigned_to_the_officer():
+    found = {t.id: t.assignee for t in pending_tasks(awaiting_consent(officer=OFFICER_NAME), ctx(date(2030, 1, 8)))}
+    assert found == {"reply-to-consent": None, "follow-up-consent": OFFICER_NAME}

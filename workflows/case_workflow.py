@@ -427,7 +427,8 @@ class CaseWorkflow:
         schools = sorted({self.state.school_urn, *(s.school_urn for s in self.state.school_spells)})
         self._rules = await workflow.execute_activity(
             "load_case_rules", CaseRulesRequest(first_year=first, last_year=year + 2, school_urns=schools),
-            result_type=CaseRules, start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY, summary=RULES_SUMMARY,
+            result_type=CaseRules, start_to_close_timeout=_QUICK, retry_policy=_DATABASE_RETRY,
+            summary=RULES_SUMMARY,
         )
         self._calendar = SchoolCalendar(self._rules.calendar)
         self._school_calendars = {urn: SchoolCalendar(data) for urn, data in self._rules.school_calendars.items()}
