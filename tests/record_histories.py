@@ -65,6 +65,7 @@ from domain.case_commands import (
 )
 from domain.people import Actor, HealthProfessional, ProfessionalRole, Role
 from domain.provision import Provision, ProvisionKind
+from domain.statutory_clocks import ClockSettings
 from tests.case_harness import (
     CONSULTANT_EMAIL,
     OFFICER,
@@ -357,7 +358,9 @@ PATHS: dict[str, RecordedPath] = {
         email_unconfirmed_alert,
     ),
     **_paths(5, closed_in_error_then_reopened, late_notification_with_half_days),
-    "retention_sweep": RecordedPath(retention_sweep, 4, {"retention_years_after_birth": 5, "dev_server": True}),
+    # In real time: closures final, so the closed case's workflow ends and the sweep may erase it.
+    "retention_sweep": RecordedPath(retention_sweep, 4, {"retention_years_after_birth": 5, "dev_server": True,
+                                                         "clocks": ClockSettings(reopen_within=0)}),
 }
 
 

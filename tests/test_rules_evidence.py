@@ -218,7 +218,8 @@ def test_not_eligible_closes_the_case_with_the_letter_alone():
     assert mails(effects) == [("decision_letter", [PARENT_TO, SCHOOL_TO])]  # no separate "case closed"
     assert only_mail(effects).context["detail"] == LETTER_WORDS[c.DecisionOutcome.NOT_ELIGIBLE]
     assert effects.recoupment == []
-    assert last_event(state).summary == "decision: not_eligible"
+    assert [e.summary for e in state.timeline[-2:]] == ["decision: not_eligible",
+                                                        "case closed: not_eligible on 2030-01-16"]
 
 
 def test_deciding_before_any_evidence_closes_the_evidence_today():

@@ -217,7 +217,8 @@ def test_an_admission_and_a_discharge_are_recorded_with_the_school_days_between(
     effects = apply(state, Action.RECORD_HOSPITAL_ADMISSION,
                     c.RecordHospitalAdmission(actor=CASEWORKER, admitted_on=date(2030, 2, 13), hospital="LRI"),
                     ctx(date(2030, 2, 14)))
-    assert state.hospital_stays == [HospitalStay(hospital="LRI", admitted_on=date(2030, 2, 13))]
+    assert state.hospital_stays == [HospitalStay(hospital="LRI", admitted_on=date(2030, 2, 13),
+                                                 recorded_on=date(2030, 2, 14))]
     assert state.in_hospital
     assert mails(effects) == []
     assert summary(state) == "hospital admission 2030-02-13"

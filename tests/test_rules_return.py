@@ -162,7 +162,9 @@ def test_a_full_time_return_closes_the_case_and_settles_to_the_day_before():
     # 21 January to Sunday 3 February: 10 school days.
     assert [(r.from_date, r.to_date, r.school_days, r.amount) for r in effects.recoupment] == [
         (date(2030, 1, 21), date(2030, 2, 3), 10, Decimal("100.00"))]
-    assert summary(state) == "full-time return from 2030-02-04"
+    # The return, then the closure it made: every closure is on the timeline.
+    assert [e.summary for e in state.timeline[-2:]] == ["full-time return from 2030-02-04",
+                                                        "case closed: returned_full_time on 2030-02-04"]
 
 
 # --- school change, notes, closure -----------------------------------------------------------------
