@@ -38,6 +38,9 @@ def can(state: CaseState, action: Action, ctx: CaseContext | None = None) -> boo
     if action is Action.REOPEN:
         last = None if ctx is None else reopen_until(state, ctx)
         return last is not None and ctx.today <= last
+    if action is Action.AGREE_REINTEGRATION_PLAN and state.reintegration is not None and ctx is not None:
+        # A plan agreed again may not end later (that is an extension), and must end in the future.
+        return state.reintegration.end_date > ctx.today
     precondition = PRECONDITIONS.get(action)
     return precondition is None or precondition(state)
 

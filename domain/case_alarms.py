@@ -146,7 +146,8 @@ def fire(state: CaseState, alarm: Alarm, ctx: CaseContext) -> Effects:
                 detail = (f"expected in hospital until {stay.expected_discharge.isoformat()}, beyond "
                           f"{ctx.clocks.hospital_referral_after} school days: refer for hospital education")
             else:
-                detail = "in hospital for 15 school days: refer for hospital education"
+                detail = (f"in hospital for {ctx.clocks.hospital_referral_after} school days: refer for "
+                          "hospital education")
             effects.emails.append(raise_alert(state, "hospital_referral_due", detail, ctx, key=key))
         case "stalled":
             state.stalled = True

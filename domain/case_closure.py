@@ -66,15 +66,13 @@ def _check_full_time(state: CaseState, cmd: c.ConfirmFullTimeReturn, ctx: CaseCo
     if state.reintegration is None:
         raise invalid(state, "agree the reintegration plan first (a return without a part-time timetable "
                              "is recorded by closing the case at a review: returned_full_time)")
-    if cmd.returned_on > ctx.today:
-        raise invalid(state, f"returned_on {cmd.returned_on.isoformat()} is in the future: confirm the return "
-                             "on or after the day the child is back full-time")
+    # A future returned_on is refused by the date rules (`domain.command_dates`: what has happened).
 
 
 @rule(Action.CONFIRM_FULL_TIME_RETURN, _check_full_time)
 def _full_time(state: CaseState, cmd: c.ConfirmFullTimeReturn, ctx: CaseContext) -> tuple[str, Effects]:
     state.returned_full_time_on = cmd.returned_on
-    effects = close(state, c.CloseOutcome.RETURNED_FULL_TIME, cmd.returned_on, None, ctx)
+    effects = close(state, c.CloseOutcome.RETURNED_FULL_TIME, cmd.returned_on, None, ctx=ctx)
     return f"full-time return from {cmd.returned_on.isoformat()}", effects
 
 
@@ -85,8 +83,8 @@ def _check_close(state: CaseState, cmd: c.CloseCase, ctx: CaseContext) -> None:
 
 @rule(Action.CLOSE, _check_close)
 def _close_case(state: CaseState, cmd: c.CloseCase, ctx: CaseContext) -> tuple[str, Effects]:
-    effects = close(state, cmd.outcome, cmd.closed_on or ctx.today, cmd.reason, ctx)
-    return f"case closed: {cmd.outcome.value} on {state.closed_on.isoformat()}", effects
+    effects = close(state, cmd.outcome, cmd.closed_on or ctx.today, cmd.reason, ctx=ctx)
+    return f"case closed: {cmd.outcome.value}", effects
 
 
 # --- reopening -------------------------------------------------------------------------------------

@@ -239,13 +239,7 @@ class AddNote(Command):
 class ReopenCase(Command):
     """A supervisor reopens a case closed in error (within the reopening window)."""
 
-    reason: str = Field(min_length=1, max_length=4000, description="Why the closure was wrong")
-
-    @model_validator(mode="after")
-    def _reason_not_blank(self) -> "ReopenCase":
-        if not self.reason.strip():
-            raise ValueError("reason: give the reason the closure was wrong")
-        return self
+    reason: RequiredText = Field(min_length=1, max_length=4000, description="Why the closure was wrong")
 
 
 class CloseCase(Command):

@@ -16,7 +16,7 @@ The calendar covers 1 Sep 2029 to 31 Aug 2031.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from domain.case_alarms import Alarm, unfired_alarms
@@ -60,17 +60,12 @@ def calendar() -> SchoolCalendar:
 
 
 def rates() -> RecoupmentRates:
-    """Every key stage at £1,900 a year, divided by the school days of the school year (the default
-    divisor): `DAILY` a school day in 2029-30."""
-    return RecoupmentRates(annual_per_pupil={ks: Decimal("1900.00") for ks in KeyStage}, school_days_per_year=190)
+    """Every key stage at £1,900 a year over 190 school days: £10.00 a school day, easy to check."""
+    return RecoupmentRates(annual_per_pupil={ks: Decimal("1900.00") for ks in KeyStage}, divisor="fixed",
+                           school_days_per_year=190)
 
 
-#: The school days of 2029-30 in the calendar above, counted by hand, week by week: autumn 4 + 35 + 30
-#: + 4 = 73 (the half-term week between), spring 11 weeks = 55, summer 4 + 5 + 4 (6 May) + 10 + 35 + 2
-#: = 60 (Easter Monday before, the half-term week after the first four weeks).
-SCHOOL_DAYS_2029_30 = 73 + 55 + 60
-#: The daily rate in 2029-30: £1,900 / 188, to the penny (£10.11).
-DAILY = (Decimal("1900.00") / SCHOOL_DAYS_2029_30).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+DAILY = Decimal("10.00")
 
 CASE_REF = "MN-30-7K3Q9P"
 SCHOOL_URN = "120001"
@@ -274,5 +269,5 @@ def sample_command(action: Action) -> Command:
         Action.CHANGE_SCHOOL: c.ChangeSchool(actor=CASEWORKER, new_school_urn=OTHER_SCHOOL_URN, effective_on=d),
         Action.ADD_NOTE: c.AddNote(actor=CASEWORKER, text="spoke to the parent"),
         Action.CLOSE: c.CloseCase(actor=CASEWORKER, outcome=CloseOutcome.LEFT_AREA),
-        Action.REOPEN: c.ReopenCase(actor=SUPERVISOR, reason="closed in error"),
+        Action.REOPEN: c.ReopenCase(actor=SUPERVISOR, reason="closed under the wrong reference"),
     }[action]

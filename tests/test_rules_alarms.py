@@ -405,8 +405,6 @@ def test_an_alarm_the_calendar_cannot_place_is_left_for_later():
     assert "part-time-reminder" not in found
 
 
-@pytest.mark.xfail(strict=True, reason="reported: the hospital-referral alert says '15 school days' whatever "
-                   "hospital_referral_after is set to")
 def test_the_hospital_referral_alert_names_the_configured_school_days():
     state = _hospital_case()
     context = ctx(date(2030, 1, 28), hospital_referral_after=10)

@@ -220,9 +220,8 @@ def test_not_eligible_closes_the_case_with_the_letter_alone():
     assert effects.emails[0].context["detail"] == (
         f"{LETTER_WORDS[c.DecisionOutcome.NOT_ELIGIBLE]}\n\nThe reasons for our decision: back at school")
     assert effects.recoupment == []
-    # The decision, then the closure it made: every closure is on the timeline.
-    assert [(e.action, e.summary) for e in state.timeline[-2:]] == [
-        ("decide", "decision: not_eligible"), ("closed", "case closed: not_eligible on 2030-01-16")]
+    assert [e.summary for e in state.timeline[-2:]] == ["decision: not_eligible",
+                                                        "case closed: not_eligible on 2030-01-16"]
 
 
 def test_deciding_before_any_evidence_closes_the_evidence_today():

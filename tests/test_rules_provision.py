@@ -217,7 +217,6 @@ def test_an_admission_and_a_discharge_are_recorded_with_the_school_days_between(
     effects = apply(state, Action.RECORD_HOSPITAL_ADMISSION,
                     c.RecordHospitalAdmission(actor=CASEWORKER, admitted_on=date(2030, 2, 13), hospital="LRI"),
                     ctx(date(2030, 2, 14)))
-    # Recorded the day after: the day it became known (a long expected stay makes the referral due then).
     assert state.hospital_stays == [HospitalStay(hospital="LRI", admitted_on=date(2030, 2, 13),
                                                  recorded_on=date(2030, 2, 14))]
     assert state.in_hospital
