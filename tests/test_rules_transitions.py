@@ -222,8 +222,7 @@ def test_requesting_consent_emails_the_parent_and_waits():
     assert mail.case_ref == CASE_REF
     assert mail.context == {
         "case_ref": CASE_REF, "child_name": "Amelia Testcase", "parent_name": "Jordan Testcase",
-        "school_urn": "120001", "officer": "to be assigned", "officer_ref": "", "date": "Tuesday 8 January 2030",
-        "detail": "",
+        "school_urn": "120001", "officer": "to be assigned", "officer_ref": "", "date": "Tuesday 8 January 2030", "detail": "",
     }
     assert mail.invite is None
     assert last_event(state).summary == "consent requested from the parent"
@@ -460,8 +459,7 @@ def test_a_decision_to_provide_sends_the_letter_and_moves_to_commissioning(outco
     assert state.stage is Stage.COMMISSIONING
     assert (state.decision, state.decision_reason, state.decided_on) == (outcome, "consultant letter", date(2030, 1, 16))
     assert state.evidence_closed_on == date(2030, 1, 15)  # kept: the evidence closed when it closed
-    mail = effects.emails[0]
-    # The parent's letter with the reasons; the school its own notice (tests/test_rules_letters.py).
+    mail = effects.emails[0]  # the parent's letter, with the reasons; the school's notice: test_rules_letters
     assert mails(effects) == [("decision_letter", [PARENT_TO]), ("decision_notice_school", [SCHOOL_TO])]
     assert mail.context["detail"] == f"{LETTER_WORDS[outcome]}\n\nThe reasons for our decision: consultant letter"
     assert mail.context["date"] == "Wednesday 16 January 2030"
@@ -478,10 +476,8 @@ def test_not_eligible_closes_the_case_with_the_letter_alone():
     assert state.stage is Stage.CLOSED
     assert (state.close_outcome, state.closed_on, state.close_reason) == (
         c.CloseOutcome.NOT_ELIGIBLE, date(2030, 1, 16), "back at school")
-    # No separate "case closed": the parent's letter (with the reasons) and the school's notice.
-    assert mails(effects) == [("decision_letter", [PARENT_TO]), ("decision_notice_school", [SCHOOL_TO])]
-    assert effects.emails[0].context["detail"] == (
-        f"{LETTER_WORDS[c.DecisionOutcome.NOT_ELIGIBLE]}\n\nThe reasons for our decision: back at school")
+    assert mails(effects) == [("decision_letter", [PARENT_TO]), ("decision_notice_school", [SCHOOL_TO])]  # no "closed"
+    assert effects.emails[0].context["detail"] == f"{LETTER_WORDS[c.DecisionOutcome.NOT_ELIGIBLE]}\n\nThe reasons for our decision: back at school"
     assert effects.recoupment == []
     assert last_event(state).summary == "decision: not_eligible"
 
