@@ -312,9 +312,9 @@ def _schedule_review(state: CaseState, cmd: c.ScheduleReview, ctx: CaseContext) 
     if review is None:
         review = Review(id=f"review-{len(state.reviews) + 1}", due_on=cmd.on)
         state.reviews.append(review)
-    schedule_meeting(review, cmd.on)
+    moved = schedule_meeting(review, cmd.on)
     invite = email(state, _key(state, f"review-invite:{review.id}"), EmailTemplate.REVIEW_INVITATION,
-                   invitees(state), on=cmd.on, invite=review_invite(state, review, ctx))
+                   invitees(state), on=cmd.on, detail=moved, invite=review_invite(state, review, ctx))
     return f"{review.id} scheduled for {cmd.on.isoformat()}", Effects(emails=[invite])
 
 

@@ -24,11 +24,14 @@ def review_invite(state: CaseState, review: Review, ctx: CaseContext) -> Calenda
                           summary=f"TAS review {state.case_ref}", sequence=review.invite_sequence)
 
 
-def schedule_meeting(review: Review, on: date) -> None:
-    """Set the meeting's day; a meeting moved to another day is a new version of the same meeting."""
-    if review.scheduled_on is not None and review.scheduled_on != on:
-        review.invite_sequence += 1
-    review.scheduled_on = on
+def schedule_meeting(review: Review, on: date) -> str:
+    """Set the meeting's day; a meeting moved to another day is a new version of the same meeting.
+    Returns what the invitation says about a move (to follow its first sentence), or ""."""
+    before, review.scheduled_on = review.scheduled_on, on
+    if before is None or before == on:
+        return ""
+    review.invite_sequence += 1
+    return f" The meeting has moved from {before:%A %-d %B %Y}; this invitation replaces the earlier one."
 
 
 CASE_CLOSED = "the case is closed, so the meeting will not take place."

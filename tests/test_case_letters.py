@@ -93,6 +93,7 @@ async def test_a_case_tells_each_person_what_is_theirs_to_know(tmp_path):
         await case.do("close", CloseCase(actor=OFFICER, outcome=CloseOutcome.LEFT_AREA, reason="Family moved"))
         await case.handle.result()
         first, moved = world.mail.with_subject("invitation to a Team Around School review")
+        assert "moved from Monday 4 February 2030" in body(moved).replace("\r\n", " ").replace("  ", " ")
         [cancelled] = world.mail.with_subject("review cancelled")
         versions = [event_of(m) for m in (first, moved, cancelled)]
         assert [(method, int(e["SEQUENCE"])) for method, e in versions] == [("REQUEST", 0), ("REQUEST", 1),

@@ -59,6 +59,8 @@ def test_a_moved_review_keeps_its_uid_with_a_higher_sequence_each_move():
     assert (moved.template.value, moved.invite.uid, moved.invite.method, moved.invite.sequence) == (
         "review_invitation", UID, "REQUEST", 1)
     assert moved.invite.starts_at == datetime(2030, 3, 14, 10, 0)
+    assert moved.context["detail"] == (" The meeting has moved from Tuesday 12 March 2030; this invitation "
+                                       "replaces the earlier one.")
     again = only_mail(schedule(state, date(2030, 3, 15), date(2030, 3, 5)))
     assert again.invite.sequence == 2
     # Sent again for the same day: the same meeting, so the same sequence.
