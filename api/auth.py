@@ -140,7 +140,7 @@ def require_roles(*roles: Role, by: Callable[..., Any] | None = None) -> Callabl
             names = ", ".join(sorted(r.value for r in allowed))
             raise ProblemError(
                 403,
-                f"A {principal.role.value} key may not do this (allowed: {names}).",
+                f"A {principal.role.value} may not do this (allowed: {names}).",
                 slug="forbidden",
                 title="Forbidden for this role",
             )

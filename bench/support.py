@@ -34,6 +34,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.search_attributes import add_request
+from domain.statutory_clocks import ClockSettings
 from infra.settings import Settings
 from infra.temporal_client import build_data_converter
 
@@ -61,6 +62,9 @@ def bench_settings(base: Path, **overrides: Any) -> Settings:
         "outbox_dir": base / "outbox",
         "document_dir": base / "documents",
         "encryption_keys": new_key(),
+        # Closures final: a closed case's workflow ends at once instead of waiting out the
+        # supervisor's reopening window (10 school days), so "every workflow completed" comes.
+        "clocks": ClockSettings(reopen_within=0),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -164,6 +168,7 @@ def service_env(settings: Settings, target: str) -> dict[str, str]:
             "CASEWORK_OUTBOX_DIR": str(settings.outbox_dir),
             "CASEWORK_DOCUMENT_DIR": str(settings.document_dir),
             "CASEWORK_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
+            "CASEWORK_CLOCKS__REOPEN_WITHIN": str(settings.clocks.reopen_within),
         }
     )
     return env

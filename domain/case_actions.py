@@ -2,11 +2,12 @@
 rest of the case hold, so that every action listed in a case view can succeed with a sensible command.
 The rules' checks (`domain.case_transitions`) refuse the same cases with a reason."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from domain.case_context import CaseContext
 from domain.case_state import CaseState, ConsentStatus
+from domain.people import Role
 from domain.stages import ALLOWED_ACTIONS, Action, Stage
 
 #: What must hold, besides the stage, for an action to be able to succeed.
@@ -48,3 +49,12 @@ def can(state: CaseState, action: Action, ctx: CaseContext | None = None) -> boo
 def open_actions(state: CaseState, ctx: CaseContext | None = None) -> list[str]:
     """The actions the case offers now, sorted, as users see them in the case view and in errors."""
     return sorted(a.value for a in ALLOWED_ACTIONS[state.stage] if can(state, a, ctx))
+
+
+#: Actions only a supervisor may take: the rule refuses anyone else, so nobody else is offered them.
+SUPERVISOR_ONLY: frozenset[Action] = frozenset({Action.REOPEN})
+
+
+def offered_to(role: Role, actions: Iterable[str]) -> list[str]:
+    """Of the actions a case allows now, those this kind of person may take."""
+    return [a for a in actions if role is Role.SUPERVISOR or a not in SUPERVISOR_ONLY]

@@ -10,14 +10,13 @@ from datetime import date, timedelta
 
 from domain import case_commands as c
 from domain import review_invites as invites
-from domain.case_actions import reopen_until
+from domain.case_actions import offered_to, reopen_until
 from domain.case_context import CaseContext
 from domain.case_effects import Effects, email, parent, school
 from domain.case_state import CaseState, Reopening, Review
 from domain.command_registry import rule
 from domain.command_rejection import invalid
 from domain.email_models import EmailTemplate
-from domain.people import Role
 from domain.recoupment_charges import settlement_lines
 from domain.review_invites import cancel_meeting
 from domain.stages import Action, Stage
@@ -91,7 +90,7 @@ def _close_case(state: CaseState, cmd: c.CloseCase, ctx: CaseContext) -> tuple[s
 
 
 def _check_reopen(state: CaseState, cmd: c.ReopenCase, ctx: CaseContext) -> None:
-    if cmd.actor.role is not Role.SUPERVISOR:
+    if Action.REOPEN.value not in offered_to(cmd.actor.role, [Action.REOPEN.value]):
         raise invalid(state, "only a supervisor may reopen a case", ctx=ctx)
     last = reopen_until(state, ctx)
     if last is None or ctx.today > last:

@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from api.auth import case_not_found, check_case_ref, visible_case_row
 from api.deps import record_access, run_db, services
 from api.documents import read_document, store_document
+from domain.case_actions import offered_to
 from domain.case_state import CaseView, TaskKind
 from domain.people import Role
 from domain.stages import Action, Stage
@@ -152,7 +153,8 @@ async def _case_page(request: Request, who: SignedIn, view: CaseView, *, done: s
         "title": f"{s.child.given_name} {s.child.family_name}",
         "view": view, "s": s, "names": names, "documents": documents,
         "file_name": file_name, "threshold": threshold,
-        "forms": [FORMS[Action(a)] for a in view.allowed_actions if a in Action._value2member_map_],
+        "forms": [FORMS[Action(a)] for a in offered_to(who.person.role, view.allowed_actions)
+                  if a in Action._value2member_map_],
         "done": done,
         "recoupment_total": sum((line.amount for line in s.recoupment_lines), start=0),
     }, who=who)
@@ -175,7 +177,7 @@ async def _action_page(request: Request, who: SignedIn, view: CaseView, action: 
     s = view.state
     return render(request, "caseworker/action.html", {
         "title": spec.title, "spec": spec, "s": s,
-        "allowed": action.value in view.allowed_actions,
+        "allowed": action.value in offered_to(who.person.role, view.allowed_actions),
         "choices": _choices_for(view, people), "values": values or {},
         "field_errors": refusal.fields if refusal else {},
         "errors": refusal.summary(prefix=f"{action.value}-", labels=labels(spec.fields)) if refusal else None,
