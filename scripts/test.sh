@@ -26,7 +26,7 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q
     fi
 fi
 
-# The browser tests drive Debian's Chromium (never `playwright install`, which downloads a browser).
+# The browser tests drive Debian's Chromium (Playwright's own browser download is never used).
 # As root it is installed when missing; otherwise those tests skip locally and fail under CI=true.
 if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

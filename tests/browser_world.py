@@ -1,6 +1,5 @@
 """What the browser tests need: the app under uvicorn on a free port with a real worker on the shared
-Temporal dev server, one account per kind of person, Debian's Chromium driven by Playwright (never
-`playwright install`), axe-core from node_modules run on every page, and a screenshot of the page
+Temporal dev server, one account per kind of person, Debian's Chromium driven by Playwright (its own browser download is never used), axe-core from node_modules run on every page, and a screenshot of the page
 whenever a test fails (in `test-artifacts/`)."""
 
 from __future__ import annotations

@@ -19,11 +19,21 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from domain.case_alarms import Alarm, unfired_alarms
-from domain.case_commands import AbsenceReason, CloseOutcome, Command, DecisionOutcome
+from domain.case_commands import AbsenceReason, CloseOutcome, Command, CommissionProvision, DecisionOutcome
 from domain.case_context import CaseContext
 from domain.case_effects import Effects
-from domain.case_state import CaseState, ConsentStatus, EvidenceRequest, ReintegrationPlan, Review
+from domain.case_state import (
+    CaseState,
+    ConsentStatus,
+    EvidenceRequest,
+    ReintegrationPlan,
+    Review,
+    TimelineEvent,
+)
+from domain.case_transitions import CommandRejected, apply
 from domain.email_models import EmailRequest
 from domain.people import Actor, Child, HealthProfessional, Parent, ProfessionalRole, Role
 from domain.provision import Provision, ProvisionKind
@@ -271,3 +281,35 @@ def sample_command(action: Action) -> Command:
         Action.CLOSE: c.CloseCase(actor=CASEWORKER, outcome=CloseOutcome.LEFT_AREA),
         Action.REOPEN: c.ReopenCase(actor=SUPERVISOR, reason="closed under the wrong reference"),
     }[action]
+
+
+# --- what a rule answers -----------------------------------------------------------------------------
+
+
+def refusal(state: CaseState, action: Action, cmd: Command, context: CaseContext) -> CommandRejected:
+    """The refusal `apply` gives; the state must be left exactly as it was."""
+    before = state.model_copy(deep=True)
+    with pytest.raises(CommandRejected) as caught:
+        apply(state, action, cmd, context)
+    assert caught.value.kind == "InvalidCommand"
+    assert caught.value.stage is state.stage
+    assert state == before
+    return caught.value
+
+
+def rejected(state: CaseState, action: Action, cmd: Command, context: CaseContext) -> str:
+    """The message of that refusal."""
+    return str(refusal(state, action, cmd, context))
+
+
+def last_event(state: CaseState) -> TimelineEvent:
+    return state.timeline[-1]
+
+
+def summary(state: CaseState) -> str:
+    return last_event(state).summary
+
+
+def commission(*provisions: Provision, officer: str | None = None, reason: str | None = None) -> CommissionProvision:
+    return CommissionProvision(actor=CASEWORKER, provisions=list(provisions), officer=officer,
+                               part_time_health_reason=reason)

@@ -12,7 +12,7 @@ import pytest
 
 from domain import case_commands as c
 from domain.case_state import ConsentStatus, EvidenceItem
-from domain.case_transitions import CommandRejected, apply
+from domain.case_transitions import apply
 from domain.stages import Action, Stage
 from tests.rule_fixtures import (
     CASE_REF,
@@ -26,26 +26,14 @@ from tests.rule_fixtures import (
     ctx,
     deciding,
     gathering,
+    last_event,
     mails,
+    refusal,
 )
 
 DOC_A = "doc-" + "a" * 64
 DOC_B = "doc-" + "b" * 64
 
-
-def rejected(state, action, cmd, context) -> CommandRejected:
-    """The refusal `apply` gives; the state must be left exactly as it was."""
-    before = state.model_copy(deep=True)
-    with pytest.raises(CommandRejected) as caught:
-        apply(state, action, cmd, context)
-    assert caught.value.kind == "InvalidCommand"
-    assert caught.value.stage is state.stage
-    assert state == before
-    return caught.value
-
-
-def last_event(state):
-    return state.timeline[-1]
 
 
 # --- evidence --------------------------------------------------------------------------------------
@@ -104,7 +92,7 @@ def test_asking_for_more_evidence_while_deciding_reopens_the_evidence_stage():
 )
 def test_evidence_requests_refused(state, ids, message):
     cmd = c.RequestEvidence(actor=CASEWORKER, professional_ids=ids)
-    assert str(rejected(state, Action.REQUEST_EVIDENCE, cmd, ctx(date(2030, 1, 9)))) == message
+    assert str(refusal(state, Action.REQUEST_EVIDENCE, cmd, ctx(date(2030, 1, 9)))) == message
 
 
 def test_evidence_received_from_the_last_professional_moves_the_case_to_deciding():
@@ -170,7 +158,7 @@ def test_evidence_refused(cmd, message):
     state = gathering(date(2030, 1, 8))
     state.evidence.append(EvidenceItem(document_ref=DOC_A, kind=c.EvidenceKind.GP_LETTER, professional_id=None,
                                        received_on=date(2030, 1, 9)))
-    assert str(rejected(state, Action.RECORD_EVIDENCE, cmd, ctx(date(2030, 1, 10)))) == message
+    assert str(refusal(state, Action.RECORD_EVIDENCE, cmd, ctx(date(2030, 1, 10)))) == message
 
 
 def test_evidence_received_today_is_taken():

@@ -32,26 +32,9 @@ from tests.rule_fixtures import (
     mails,
     only_mail,
     reintegrating,
+    rejected,
+    summary,
 )
-
-
-def rejected(state, action, cmd, context) -> str:
-    before = state.model_copy(deep=True)
-    with pytest.raises(CommandRejected) as caught:
-        apply(state, action, cmd, context)
-    assert caught.value.kind == "InvalidCommand"
-    assert state == before
-    return str(caught.value)
-
-
-def summary(state) -> str:
-    return state.timeline[-1].summary
-
-
-def commission(*provisions, officer=None, reason=None):
-    return c.CommissionProvision(actor=CASEWORKER, provisions=list(provisions), officer=officer,
-                                 part_time_health_reason=reason)
-
 
 # --- reintegration ---------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import pytest
 
 from domain import case_commands as c
 from domain.case_state import Review
-from domain.case_transitions import CommandRejected, apply
+from domain.case_transitions import apply
 from domain.recoupment import KeyStage, RecoupmentLine
 from domain.stages import Action, Stage
 from tests.rule_fixtures import (
@@ -29,26 +29,9 @@ from tests.rule_fixtures import (
     mails,
     only_mail,
     reintegrating,
+    rejected,
+    summary,
 )
-
-
-def rejected(state, action, cmd, context) -> str:
-    before = state.model_copy(deep=True)
-    with pytest.raises(CommandRejected) as caught:
-        apply(state, action, cmd, context)
-    assert caught.value.kind == "InvalidCommand"
-    assert state == before
-    return str(caught.value)
-
-
-def summary(state) -> str:
-    return state.timeline[-1].summary
-
-
-def commission(*provisions, officer=None, reason=None):
-    return c.CommissionProvision(actor=CASEWORKER, provisions=list(provisions), officer=officer,
-                                 part_time_health_reason=reason)
-
 
 # --- reviews ---------------------------------------------------------------------------------------
 

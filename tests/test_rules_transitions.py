@@ -38,30 +38,18 @@ from tests.rule_fixtures import (
     ctx,
     deciding,
     gathering,
+    last_event,
     mails,
     only_mail,
     provision,
     rates,
+    refusal,
     sample_command,
 )
 
 DOC_A = "doc-" + "a" * 64
 DOC_B = "doc-" + "b" * 64
 
-
-def rejected(state, action, cmd, context) -> CommandRejected:
-    """The refusal `apply` gives; the state must be left exactly as it was."""
-    before = state.model_copy(deep=True)
-    with pytest.raises(CommandRejected) as caught:
-        apply(state, action, cmd, context)
-    assert caught.value.kind == "InvalidCommand"
-    assert caught.value.stage is state.stage
-    assert state == before
-    return caught.value
-
-
-def last_event(state):
-    return state.timeline[-1]
 
 
 # --- apply in general ------------------------------------------------------------------------------
@@ -106,7 +94,7 @@ def test_every_date_a_command_carries_must_be_inside_the_calendar_and_a_year_ahe
         check(state, Action.CHANGE_SCHOOL, cmd, ctx(today))
         return
     last = min(today + timedelta(days=366), date(2031, 8, 31))
-    err = rejected(state, Action.CHANGE_SCHOOL, cmd, ctx(today))
+    err = refusal(state, Action.CHANGE_SCHOOL, cmd, ctx(today))
     assert str(err) == (f"effective_on {day.isoformat()} is outside the dates this case can take "
                         f"(2029-09-01 to {last.isoformat()})")
 
@@ -114,7 +102,7 @@ def test_every_date_a_command_carries_must_be_inside_the_calendar_and_a_year_ahe
 def test_a_date_nested_in_a_list_is_named_by_its_place():
     cmd = c.CommissionProvision(actor=CASEWORKER, officer="officer-jb",
                                 provisions=[provision(date(2030, 1, 21)), provision(date(2031, 9, 1))])
-    err = rejected(commissioning(), Action.COMMISSION_PROVISION, cmd, ctx(date(2030, 1, 17)))
+    err = refusal(commissioning(), Action.COMMISSION_PROVISION, cmd, ctx(date(2030, 1, 17)))
     assert str(err).startswith("provisions[1].start_date 2031-09-01 is outside the dates this case can take")
 
 
@@ -195,7 +183,7 @@ def test_the_same_notification_again_changes_nothing_and_is_not_progress():
     ],
 )
 def test_absence_days_refused(cmd, message):
-    assert str(rejected(case(), Action.RECORD_ABSENCE_DAYS, cmd, ctx(date(2030, 1, 14)))) == message
+    assert str(refusal(case(), Action.RECORD_ABSENCE_DAYS, cmd, ctx(date(2030, 1, 14)))) == message
 
 
 def test_absence_today_and_a_return_the_day_after_the_first_are_taken():
@@ -305,7 +293,7 @@ def test_withdrawn_consent_while_deciding_keeps_the_decision_clock():
 
 def test_after_withdrawn_consent_no_professional_can_be_contacted():
     state = deciding(date(2030, 1, 15), consent=ConsentStatus.WITHDRAWN)
-    err = rejected(state, Action.REQUEST_EVIDENCE, c.RequestEvidence(actor=CASEWORKER, professional_ids=["gp-1"]),
+    err = refusal(state, Action.REQUEST_EVIDENCE, c.RequestEvidence(actor=CASEWORKER, professional_ids=["gp-1"]),
                    ctx(date(2030, 1, 17)))
     assert str(err) == "evidence can be requested only with the parent's consent (consent is withdrawn)"
 
