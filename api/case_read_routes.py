@@ -9,18 +9,16 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlmodel import Session
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import (
     case_not_found,
     check_case_ref,
     require_school_or_staff,
     require_staff,
-    visible_case_row,
 )
-from api.case_updates import answer_view
+from api.case_updates import answer_view, read_visible_case
 from api.case_views import CaseList, SchoolCaseView, Timeline, TimelineActor, TimelineEntry, summary_of
-from api.deps import json_response, query_view, record_access, run_db, services, temporal_client
+from api.deps import json_response, record_access, run_db, services
 from api.principal import Principal
 from api.problems import problem_responses
 from domain.case_state import CaseView
@@ -84,18 +82,7 @@ async def get_case(
     case_ref: str = Path(..., examples=["MN-26-7K3Q9P"]),
     principal: Principal = Depends(require_school_or_staff),
 ) -> Response:
-    check_case_ref(case_ref)
-    if principal.is_school:
-        await visible_case_row(request, principal, case_ref)
-    client = await temporal_client(request)
-    try:
-        view = await query_view(request, client.get_workflow_handle(case_ref))
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise case_not_found(case_ref) from None
-        raise
-    if principal.is_school and view.state.school_urn not in principal.school_urns:
-        raise case_not_found(case_ref)
+    view = await read_visible_case(request, principal, case_ref)
     return await answer_view(request, principal, view, "case view")
 
 

@@ -20,9 +20,17 @@ from sqlmodel import Session
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import case_not_found
+from api.auth import case_not_found, check_case_ref, visible_case_row
 from api.case_views import school_view
-from api.deps import json_response, record_access, run_db, services, temporal_client, within_engine_timeout
+from api.deps import (
+    json_response,
+    query_view,
+    record_access,
+    run_db,
+    services,
+    temporal_client,
+    within_engine_timeout,
+)
 from api.principal import Principal
 from api.problems import ProblemError, field_errors
 from domain.case_commands import ReadModelWriteFailed
@@ -265,3 +273,22 @@ async def send_update(
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise await _closed_or_missing(request, case_ref, action) from None
         raise
+
+
+async def read_visible_case(request: Request, principal: Principal, case_ref: str) -> CaseView:
+    """The case's view from its workflow, for a caller who may see it: a school sees only its own
+    pupils' cases (another's, or one that does not exist, is a 404). The read is not recorded here:
+    the caller records it (`answer_view`, or with its own reads)."""
+    check_case_ref(case_ref)
+    if principal.is_school:
+        await visible_case_row(request, principal, case_ref)
+    client = await temporal_client(request)
+    try:
+        view = await query_view(request, client.get_workflow_handle(case_ref))
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise case_not_found(case_ref) from None
+        raise
+    if principal.is_school and view.state.school_urn not in principal.school_urns:
+        raise case_not_found(case_ref)
+    return view

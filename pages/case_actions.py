@@ -12,12 +12,17 @@ from typing import Any
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import case_not_found, check_case_ref, visible_case_row
-from api.case_updates import answer_command, build_command, check_idempotency_key, send_update
+from api.auth import check_case_ref, visible_case_row
+from api.case_updates import (
+    answer_command,
+    build_command,
+    check_idempotency_key,
+    read_visible_case,
+    send_update,
+)
 from api.case_views import SCHOOL_ACTIONS
-from api.deps import query_view, record_access, run_db, temporal_client
+from api.deps import record_access, run_db
 from api.problems import ProblemError, field_errors, update_failed_problem
 from domain.case_state import CaseView
 from domain.case_transitions import COMMAND_TYPES
@@ -119,19 +124,7 @@ async def read_case(request: Request, who: SignedIn, case_ref: str, what: str, *
     404); a staff read of the whole case is recorded in the access records (`record=False`: the caller
     records it itself, in the same transaction as its other reads)."""
     principal = who.principal
-    check_case_ref(case_ref)
-    if principal.is_school:
-        await visible_case_row(request, principal, case_ref)
-    client = await temporal_client(request)
-    try:
-        view = await query_view(request, client.get_workflow_handle(case_ref))
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise case_not_found(case_ref) from None
-        raise
-    if principal.is_school:
-        if view.state.school_urn not in principal.school_urns:
-            raise case_not_found(case_ref)
-    elif record:
+    view = await read_visible_case(request, principal, case_ref)
+    if record and not principal.is_school:
         await run_db(request, lambda s: record_access(s, principal, case_ref, what))
     return view
