@@ -40,16 +40,15 @@ async def signed_in(w: UiWorld, who: str) -> Any:
 
 
 async def set_the_codec_once(page: Any, w: UiWorld) -> None:
-    """What the README tells a supervisor to do once in the UI: the codec icon (top right), "Use my
-    browser setting", the endpoint, "Include cross-origin credentials", Apply."""
+    """What the README tells a supervisor to do once in the UI, click for click."""
     await page.goto(f"{w.server.ui_url}/namespaces/default/workflows")
-    await page.locator('[data-testid^="data-encoder-status"]').first.click()
+    await page.get_by_role("button", name="Codec Server is configured").click()
     dialog = page.locator("#data-encoder-settings")
-    await dialog.get_by_text("Use my browser setting").click()
-    await dialog.locator("#data-encoder-endpoint-input").fill(w.codec_url)
+    await dialog.get_by_text("Use my browser setting and ignore cluster-level setting.").click()
+    await dialog.get_by_placeholder("Paste your endpoint here").fill(w.codec_url)
     await dialog.locator("label").filter(has_text="Include cross-origin credentials").click()
-    await dialog.locator('[data-testid="confirm-modal-button"]').click()
-    stored = await page.evaluate("({...localStorage})")
+    await dialog.get_by_role("button", name="Apply").click()
+    stored = await page.evaluate("({...localStorage})")  # kept in this browser, for this UI origin
     assert stored.get("includeCredentials") == "true" and stored.get("overrideRemoteCodecConfiguration") == "true"
     assert w.codec_url in stored.get("endpoint", "")
 
