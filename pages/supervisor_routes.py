@@ -23,7 +23,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 @router.get("/supervisor/attention")
 async def needs_attention(request: Request, who: SignedIn = Depends(require_supervisor)) -> Response:
     svc = services(request)
-    calendar = svc.calendar()
     today = datetime.now(UTC).date()
 
     def _read(session: Session) -> dict[str, Any]:
@@ -33,7 +32,7 @@ async def needs_attention(request: Request, who: SignedIn = Depends(require_supe
         emails = list(session.exec(select(SentEmail).where(SentEmail.status != "sent")
                                    .order_by(SentEmail.status_changed_at).limit(200)))
         stages = case_queries.caseload_by_stage(session)
-        to_provision = case_queries.days_to_provision(session, calendar, today)
+        to_provision = case_queries.days_to_provision(session, svc.calendar, today)
         names = display_names(session, [c.officer for c in report.cases if c.officer])
         return {"report": report, "escalated": escalated, "emails": emails, "stages": stages,
                 "to_provision": to_provision, "names": names}
