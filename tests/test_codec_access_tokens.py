@@ -177,3 +177,17 @@ async def test_an_expired_token_is_401(tmp_path: Path) -> None:
             return r.status_code == 401 and time.time() > expires
 
         await eventually(refused, timeout=20, what="the expired access token refused")
+
+
+async def test_the_ui_behind_the_sign_in_may_send_its_tokens_across_origins(tmp_path: Path) -> None:
+    # The UI (https://PUBLIC_HOST:8233) calls https://PUBLIC_HOST/codec with both of its tokens; the
+    # preflight carries neither, and must let both headers through.
+    settings = make_settings(tmp_path)
+    async with api_client(create_app(settings), base_url="https://testserver") as c:
+        r = await c.options("/codec/decode", headers={
+            "Origin": settings.ui_origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, authorization-extras, content-type, x-namespace"})
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == settings.ui_origin
+        allowed = r.headers["access-control-allow-headers"].lower()
+        assert "authorization-extras" in allowed and "authorization" in allowed
