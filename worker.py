@@ -46,6 +46,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     from temporalio.worker import Worker
 
     from activities.catalog import build_activities
+    from activities.failing_attempts import FailingAttemptsInterceptor
     from workflows.case_workflow import CaseWorkflow
     from workflows.retention_sweep import RetentionSweepWorkflow, ensure_retention_schedule
 
@@ -61,6 +62,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             activity_executor=executor,
             max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            interceptors=[FailingAttemptsInterceptor(settings.database_url)],
         )
         async with worker:
             log.info(

@@ -16,10 +16,9 @@ class CaseRulesActivities:
         council = self._settings.school_calendar_file
         calendar = load_calendar_data(council, request.first_year, request.last_year)
         schools: dict[str, CalendarData] = {}
-        folder = self._settings.school_calendars_dir
         for urn in sorted(set(request.school_urns)):
-            own = folder / f"{urn}.toml" if folder is not None and urn.isdigit() else None
-            if own is not None and own.is_file():
+            own = self._settings.own_calendar_file(urn)
+            if own is not None:
                 schools[urn] = load_calendar_data(council, request.first_year, request.last_year, school_file=own)
         return CaseRules(calendar=calendar, clocks=self._settings.clocks, rates=self._settings.recoupment,
                          school_calendars=schools, schools_asked=sorted(set(request.school_urns)))

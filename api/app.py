@@ -157,7 +157,7 @@ def create_app(
         allow_origins=[settings.ui_origin],
         allow_credentials=True,
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Namespace"],
+        allow_headers=["Authorization", "Authorization-Extras", "Content-Type", "Idempotency-Key", "X-Namespace"],
         expose_headers=["Location", "Retry-After", "X-Request-ID"],
         max_age=600,
     )

@@ -29,6 +29,9 @@ from domain.case_commands import CASE_REF_PATTERN
 from domain.people import Role
 from infra import sign_in_sessions
 from infra.access_keys import TOKEN_RE, hash_token
+from infra.accounts import account_for_provider_identity
+from infra.oidc import OidcClient, SignInFailed
+from infra.oidc_tokens import NoRole, TokenRefused, identity_of_access_token, looks_like_jwt
 from readmodel.tables import ApiKey, CaseRow
 
 _CASE_REF_RE = re.compile(CASE_REF_PATTERN)
@@ -117,16 +120,57 @@ async def session_principal(request: Request) -> Principal | None:
     return Principal(name=person.username, role=person.role, school_urns=person.school_urns)
 
 
+def oidc_client(request: Request) -> OidcClient | None:
+    """The app's OpenID Connect client (one per app), or None when the council's sign-in is not set up."""
+    settings = services(request).settings
+    if not settings.oidc_issuer:
+        return None
+    client = getattr(request.app.state, "oidc_client", None)
+    if client is None:
+        client = request.app.state.oidc_client = OidcClient(settings)
+    return client
+
+
+async def access_token_principal(request: Request, token: str) -> Principal:
+    """The person of a council access token (`infra.oidc_tokens`), as the pages' sign-in knows them:
+    the same account (created on first use, kept in step with the claims), so their reads are
+    recorded under the same name. 401 for a token that cannot be trusted, 403 for no role here."""
+    client = oidc_client(request)
+    try:
+        if client is None:
+            raise TokenRefused("no provider")
+        who = await identity_of_access_token(client, token)
+    except TokenRefused:
+        await _count_refusal(request)
+        raise _unauthorized("The access token is not valid, or it has expired: sign in again.", invalid=True) from None
+    except NoRole as exc:
+        raise ProblemError(403, str(exc), slug="forbidden", title="Forbidden for this role") from None
+    except SignInFailed:
+        raise ProblemError(503, "The council's sign-in service cannot be reached to check the access token.",
+                           slug="service-unavailable", headers={"Retry-After": "30"}) from None
+    person = await run_db(request, lambda s: account_for_provider_identity(
+        s, who.subject, who.username, who.display_name, who.role, who.school_urns))
+    if person is None:
+        raise ProblemError(403, "This account cannot use this service. Ask the Inclusion Service.",
+                           slug="forbidden", title="Forbidden for this account")
+    return Principal(name=person.username, role=person.role, school_urns=person.school_urns)
+
+
 async def key_or_session_principal(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Security(_bearer)
 ) -> Principal:
-    """The caller by access key (`Authorization: Bearer`), else by the browser's signed-in session:
-    the Temporal UI calls the codec with the service's cookie, never with a token."""
+    """The caller by access key (`Authorization: Bearer cw_...`), by the council's access token (the
+    Temporal UI behind the council's sign-in, `passAccessToken`), else by the browser's signed-in
+    session (the dev UI, calling the codec with the service's cookie)."""
     if credentials is None or not credentials.credentials:
         principal = await session_principal(request)
         if principal is not None:
             request.state.principal = principal
             return principal
+    elif not TOKEN_RE.match(token := credentials.credentials.strip()) and looks_like_jwt(token):
+        principal = await access_token_principal(request, token)
+        request.state.principal = principal
+        return principal
     return await current_principal(request, credentials)
 
 

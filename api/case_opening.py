@@ -100,7 +100,7 @@ def check_notification_dates(request: Request, body: NotifyAbsence) -> None:
     """What the case would refuse of the notification (a day that is not a school day, an absence
     day in the future), refused before anything starts: a refused notification leaves no case."""
     svc = services(request)
-    ctx = CaseContext(svc.calendar(), svc.settings.clocks, svc.settings.recoupment, datetime.now(UTC))
+    ctx = CaseContext(svc.calendar(body.school_urn), svc.settings.clocks, svc.settings.recoupment, datetime.now(UTC))
     try:
         check_notification(body, ctx)
     except CommandRejected as rejected:

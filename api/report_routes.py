@@ -159,9 +159,8 @@ async def days_to_provision(
     svc = services(request)
 
     def _compute() -> DaysToProvision:
-        calendar = svc.calendar()
         with session_scope(svc.engine) as session:
-            return case_queries.days_to_provision(session, calendar, today=date.today())
+            return case_queries.days_to_provision(session, svc.calendar, today=date.today())
 
     report = await run_in_threadpool(_compute)
     if wants_csv(request, format):

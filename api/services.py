@@ -92,17 +92,22 @@ class Services:
     metrics: Metrics
     auth_failures: FailedAuthThrottle
     sign_in_lockout: SignInLockout
-    _calendar: SchoolCalendar | None = field(default=None, repr=False)
+    _calendars: dict[str | None, SchoolCalendar] = field(default_factory=dict, repr=False)
     #: One lock per child key, so two identical notifications at once still open one case.
     notify_locks: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
 
-    def calendar(self) -> SchoolCalendar:
-        """The school calendar (term dates) around today, loaded once."""
-        if self._calendar is None:
+    def calendar(self, school_urn: str | None = None) -> SchoolCalendar:
+        """The school calendar (term dates) around today, loaded once: the school's own when it sets
+        its own dates (`school_calendars_dir`), else the council's (also with no school given)."""
+        own = self.settings.own_calendar_file(school_urn) if school_urn else None
+        key = school_urn if own is not None else None
+        calendar = self._calendars.get(key)
+        if calendar is None:
             this_year = date.today().year
-            data = load_calendar_data(self.settings.school_calendar_file, this_year - 6, this_year + 1)
-            self._calendar = SchoolCalendar(data)
-        return self._calendar
+            data = load_calendar_data(self.settings.school_calendar_file, this_year - 6, this_year + 1,
+                                      school_file=own)
+            calendar = self._calendars[key] = SchoolCalendar(data)
+        return calendar
 
 
 def build_services(

@@ -102,6 +102,12 @@ class OidcClient:
             self._fetched_at = time.monotonic()
         return self._provider
 
+    async def verification_keys(self) -> tuple[Provider, KeySet]:
+        """The provider and the keys its tokens are signed with (fetched with its metadata)."""
+        provider = await self.provider()
+        assert self._keys is not None  # noqa: S101 - provider() set them
+        return provider, self._keys
+
     async def start(self, redirect_uri: str) -> Started:
         provider = await self.provider()
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))

@@ -116,6 +116,14 @@ class Settings(BaseSettings):
             raise ValueError(f"file not found: {v}")
         return v
 
+    def own_calendar_file(self, school_urn: str) -> Path | None:
+        """The term-dates file of a school that sets its own (`<URN>.toml` in `school_calendars_dir`),
+        or None when it follows the council's."""
+        if self.school_calendars_dir is None or not school_urn.isdigit():
+            return None
+        own = self.school_calendars_dir / f"{school_urn}.toml"
+        return own if own.is_file() else None
+
     @field_validator("school_calendars_dir")
     @classmethod
     def _folder_exists(cls, v: Path | None) -> Path | None:

@@ -15,11 +15,12 @@ import json
 
 from fastapi import APIRouter, Request, Response
 
+from api.auth import oidc_client
 from api.deps import run_db, services
 from infra import sign_in_sessions
 from infra.accounts import account_for_provider_identity
 from infra.logging import get_logger
-from infra.oidc import OidcClient, SignInFailed
+from infra.oidc import SignInFailed
 from pages.web import HOME, PageRoute, error_page, see_other, set_session_cookie
 
 log = get_logger(__name__)
@@ -28,17 +29,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 FLOW_COOKIE = "casework_oidc"
 FLOW_PATH = "/sign-in/oidc"
-
-
-def oidc_client(request: Request) -> OidcClient | None:
-    """The app's OpenID Connect client, or None when sign-in through a provider is not set up."""
-    settings = services(request).settings
-    if not settings.oidc_issuer:
-        return None
-    client = getattr(request.app.state, "oidc_client", None)
-    if client is None:
-        client = request.app.state.oidc_client = OidcClient(settings)
-    return client
 
 
 def _redirect_uri(request: Request) -> str:

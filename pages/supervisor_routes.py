@@ -1,5 +1,5 @@
-"""The supervisor's pages: cases needing attention (overdue, stalled, escalated reviews, emails whose
-sending is unconfirmed), the caseload by stage and school days from the 15-day point to provision
+"""The supervisor's pages: cases needing attention (overdue, stalled, technically stuck
+(`pages.stuck_cases`), escalated reviews, emails whose sending is unconfirmed), the caseload by stage and school days from the 15-day point to provision
 (each chart with its figures as a table), each case linked to its workflow in the Temporal UI, and
 the access records (who read which case's health data, by name).
 
@@ -11,11 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import Session, select
 
-from api.deps import run_db, services
+from api.deps import run_db, services, temporal_client
 from infra.accounts import display_names
+from pages.stuck_cases import LIMIT, technically_stuck
 from pages.web import PageRoute, SignedIn, render, require_supervisor
 from readmodel import case_queries
-from readmodel.tables import AccessRecord, SentEmail, TaskRow
+from readmodel.tables import AccessRecord, FailingActivity, SentEmail, TaskRow
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -23,7 +24,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 @router.get("/supervisor/attention")
 async def needs_attention(request: Request, who: SignedIn = Depends(require_supervisor)) -> Response:
     svc = services(request)
-    calendar = svc.calendar()
     today = datetime.now(UTC).date()
 
     def _read(session: Session) -> dict[str, Any]:
@@ -33,12 +33,15 @@ async def needs_attention(request: Request, who: SignedIn = Depends(require_supe
         emails = list(session.exec(select(SentEmail).where(SentEmail.status != "sent")
                                    .order_by(SentEmail.status_changed_at).limit(200)))
         stages = case_queries.caseload_by_stage(session)
-        to_provision = case_queries.days_to_provision(session, calendar, today)
+        to_provision = case_queries.days_to_provision(session, svc.calendar, today)
         names = display_names(session, [c.officer for c in report.cases if c.officer])
+        failing = list(session.exec(select(FailingActivity).order_by(
+            FailingActivity.last_failed_at.desc()).limit(LIMIT)))  # type: ignore[attr-defined]
         return {"report": report, "escalated": escalated, "emails": emails, "stages": stages,
-                "to_provision": to_provision, "names": names}
+                "to_provision": to_provision, "names": names, "failing": failing}
 
     data = await run_db(request, _read)
+    data["stuck"] = await technically_stuck(lambda: temporal_client(request), data.pop("failing"))
     ui = f"{svc.settings.ui_origin}/namespaces/{svc.settings.temporal_namespace}/workflows"
     most = max([s.cases for s in data["stages"]] or [1]) or 1
     return render(request, "supervisor/attention.html", {

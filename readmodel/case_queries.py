@@ -9,7 +9,7 @@ the total number of matches."""
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -237,18 +237,20 @@ def nearest_rank(sorted_values: Sequence[int], percentile: float) -> int:
 
 
 def days_to_provision(
-    session: Session, calendar: SchoolCalendar, today: date | None = None
+    session: Session, calendar_of: Callable[[str], SchoolCalendar], today: date | None = None
 ) -> DaysToProvision:
+    """School days from each case's 15-day point to its provision, counted on the calendar its school
+    follows (`calendar_of(urn)`: the school's own term dates, else the council's)."""
     rows = session.execute(
-        select(CaseRow.threshold_date, CaseRow.provision_started_on).where(
+        select(CaseRow.school_urn, CaseRow.threshold_date, CaseRow.provision_started_on).where(
             CaseRow.threshold_date.is_not(None), CaseRow.provision_started_on.is_not(None)
         )
     ).all()
     days: list[int] = []
     unmeasurable = 0
-    for threshold, started in rows:
+    for school_urn, threshold, started in rows:
         try:
-            days.append(calendar.school_days_between(threshold, started))
+            days.append(calendar_of(school_urn).school_days_between(threshold, started))
         except ValueError:
             unmeasurable += 1
     days.sort()

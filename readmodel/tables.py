@@ -215,3 +215,20 @@ class CaseSearchToken(SQLModel, table=True):
     case_ref: str = Field(primary_key=True, max_length=20)
     token: str = Field(primary_key=True, index=True, max_length=64)
     school_urn: str = Field(index=True, max_length=6)
+
+
+class FailingActivity(SQLModel, table=True):
+    """An activity of a case that keeps failing and is being retried (mail refused, a service down),
+    as the worker saw it (`activities.failing_attempts`): what it does and why it fails in the
+    users' words, never an error message or anything of the case's people. The row goes when the
+    activity succeeds; the supervisor's page shows only those Temporal still reports as pending."""
+
+    __tablename__ = "failing_activities"
+
+    case_ref: str = Field(primary_key=True, max_length=20)
+    activity_id: str = Field(primary_key=True, max_length=100)
+    activity: str = Field(max_length=200, description="What it does, e.g. 'Email the consent request to the parent'")
+    reason: str = Field(max_length=200, description="Why it fails, e.g. 'the mail server refused the connection'")
+    attempt: int = Field(description="The attempt that failed last")
+    since: datetime = Field(description="When the activity was first scheduled (its first attempt)")
+    last_failed_at: datetime = Field(index=True)

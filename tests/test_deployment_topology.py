@@ -235,6 +235,42 @@ def test_the_ui_decodes_through_the_api_codec_endpoint() -> None:
     assert ui_env["TEMPORAL_ADDRESS"] == "temporal:7233"
 
 
+def test_the_ui_sits_behind_the_councils_sign_in_and_passes_its_token_to_the_codec() -> None:
+    # Nobody reaches the UI but through the proxy's https site, and nobody sees a workflow (or
+    # terminates one) without signing in with the council's account: the UI server's own OIDC login.
+    ui = SERVICES["temporal-ui"]
+    assert "ports" not in ui and ui["expose"] == ["8080"]
+    assert re.search(r"^\{\$PUBLIC_HOST\}:8233 \{\n\ttls /certs/tls.crt /certs/tls.key\n(?:.*\n)*?\treverse_proxy "
+                     r"temporal-ui:8080\n\}", CADDYFILE, flags=re.M)
+    ui_env, api_env = environment(ui), environment(SERVICES["api"])
+    assert ui_env["TEMPORAL_AUTH_ENABLED"] == "true" and ui_env["TEMPORAL_AUTH_TYPE"] == "oidc"
+    # The same provider and client as the pages' sign-in, so the access token's audience is the one
+    # the codec checks (infra/oidc_tokens.py) and its person the same account.
+    assert ui_env["TEMPORAL_AUTH_PROVIDER_URL"] == api_env["CASEWORK_OIDC_ISSUER"]
+    assert ui_env["TEMPORAL_AUTH_CLIENT_ID"] == api_env["CASEWORK_OIDC_CLIENT_ID"]
+    assert ui_env["TEMPORAL_AUTH_CLIENT_SECRET"] == api_env["CASEWORK_OIDC_CLIENT_SECRET"]
+    callback = urlsplit(interpolate(ui_env["TEMPORAL_AUTH_CALLBACK_URL"]))
+    assert (callback.scheme, callback.hostname, callback.port, callback.path) == (
+        "https", "x-public_host", 8233, "/auth/sso/callback")
+    assert {"openid", "profile", "email"} <= set(ui_env["TEMPORAL_AUTH_SCOPES"].split(","))
+    # The codec gets the person's access token (the UI sends it only to an https endpoint), through
+    # the proxy's API site, and no cookie.
+    assert ui_env["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
+    assert ui_env["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "false"
+    codec = urlsplit(interpolate(ui_env["TEMPORAL_CODEC_ENDPOINT"]))
+    assert (codec.scheme, codec.hostname, codec.port, codec.path) == ("https", "x-public_host", None, "/codec")
+    assert interpolate(api_env["CASEWORK_UI_ORIGIN"]) == f"https://{callback.hostname}:8233"
+
+
+def test_the_embedded_dev_ui_listens_on_the_loopback_address_only() -> None:
+    # `temporal server start-dev` binds the Web UI to `--ip` unless `--ui-ip` says otherwise.
+    script = (ROOT / "scripts" / "run.sh").read_text(encoding="utf-8")
+    start = script[script.index("server start-dev"):]
+    start = start[: start.index("\n\n")]
+    assert "--ip 127.0.0.1" in start
+    assert "--ui-ip" not in start or "--ui-ip 127.0.0.1" in start
+
+
 def test_depends_on_targets_exist_and_use_valid_conditions() -> None:
     conditions = {"service_started", "service_healthy", "service_completed_successfully"}
     for name, service in SERVICES.items():

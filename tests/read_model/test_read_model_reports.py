@@ -55,7 +55,7 @@ def test_days_to_provision_report(engine, keyring, calendar):
     _write(engine, make_view("MN-25-W00001", threshold_date=date(2025, 11, 14)), keyring)
     _write(engine, make_view("MN-25-W00002", threshold_date=date(2026, 1, 9)), keyring)
     with session_scope(engine) as session:
-        report = q.days_to_provision(session, calendar, today=date(2025, 12, 1))
+        report = q.days_to_provision(session, lambda _urn: calendar, today=date(2025, 12, 1))
         assert sorted(late_by + [0]) == [0, 0, 2, 3, 5, 10]
         assert report.cases == 6
         assert report.median_days == 2.5
@@ -64,7 +64,7 @@ def test_days_to_provision_report(engine, keyring, calendar):
         # The case waiting past its threshold is late too.
         assert report.on_time == 2 and report.on_time_share == pytest.approx(2 / 7)
         assert report.waiting == 1 and report.unmeasurable == 0
-        assert q.days_to_provision(session, calendar).waiting == 2
+        assert q.days_to_provision(session, lambda _urn: calendar).waiting == 2
     # Across the Christmas holiday: 19 Dec 2025 (last day of term) -> 6 Jan 2026 is 2 school days.
     assert calendar.school_days_between(date(2025, 12, 19), date(2026, 1, 6)) == 2
 
@@ -77,15 +77,47 @@ def test_days_to_provision_counts_late_notifications_and_waiting_cases_late(engi
     late = datetime(2025, 12, 1, 9, tzinfo=UTC)  # notified after its threshold
     _write(engine, make_view("MN-25-L00002", threshold_date=threshold, opened_at=late), keyring)
     with session_scope(engine) as session:
-        report = q.days_to_provision(session, calendar, today=date(2025, 12, 2))
+        report = q.days_to_provision(session, lambda _urn: calendar, today=date(2025, 12, 2))
     assert (report.cases, report.on_time, report.waiting) == (1, 1, 1)
     assert report.on_time_share == pytest.approx(1 / 2)
     assert report.notified_late == 1
 
 
+def test_days_to_provision_counts_each_case_on_its_schools_calendar(engine, keyring, calendar, tmp_path):
+    """A school that keeps its own term dates is measured on them: the same dates give different
+    school days at a school whose half-term falls between them."""
+    own = SchoolCalendar(load_calendar_data(None, 2025, 2026, school_file=_toml(tmp_path, OWN_HALF_TERM)))
+    threshold, started = date(2025, 10, 24), date(2025, 11, 3)  # the council's half-term lies between
+    _write(engine, make_view("MN-25-S00001", school_urn="120009", threshold_date=threshold,
+                             provision_started_on=started), keyring)
+    with session_scope(engine) as session:
+        on_own = q.days_to_provision(session, lambda urn: own if urn == "120009" else calendar)
+        on_council = q.days_to_provision(session, lambda _urn: calendar)
+    assert on_own.median_days == own.school_days_between(threshold, started)
+    assert on_council.median_days == calendar.school_days_between(threshold, started)
+    assert on_own.median_days == on_council.median_days + 5  # the council's half-term week is term there
+
+
+OWN_HALF_TERM = """
+council = "Test academy trust"
+
+[[term]]
+name = "2025-26 autumn"
+start = 2025-09-03
+end = 2025-12-19
+half_term = [2025-11-10, 2025-11-14]
+"""
+
+
+def _toml(folder, text: str):
+    path = folder / "own-terms.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def test_days_to_provision_with_no_cases(engine, calendar):
     with session_scope(engine) as session:
-        report = q.days_to_provision(session, calendar)
+        report = q.days_to_provision(session, lambda _urn: calendar)
     assert (report.cases, report.median_days, report.p90_days, report.on_time_share) == (0, None, None, None)
 
 
