@@ -1,5 +1,6 @@
-"""A supervisor reads a case's current details decoded with the `temporal` CLI (`temporal workflow
-metadata`, the query behind the UI's "Current Details") through the codec with their access key; a
+"""What a supervisor runs with the `temporal` CLI: every saved query of the README's supervisor
+section, on the dev server; and a case's current details decoded (`temporal workflow metadata`, the
+query behind the UI's "Current Details") through the codec with their access key, while a
 caseworker's key is refused at once with the codec's reason and decodes nothing.
 
 Why `workflow show` with a refused key still takes 10 s (README, "For supervisors"): the CLI's codec
@@ -16,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from tests.support import dev_server_path, eventually
+from tests.support import dev_server_path, eventually, utc_today
 from tests.temporal_ui_world import CHILD, HEALTH, OVERDUE_TASK, UiWorld, ui_server, ui_world  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -68,3 +72,41 @@ async def test_the_cli_shows_a_supervisor_the_current_details_decoded_and_refuse
     assert code != 0 and HEALTH not in out and CHILD[0] not in out and "health_summary" not in out
     assert "context deadline exceeded" in out, out[-2000:]  # retried, as the README says
     assert {r["actor_name"] for r in await w.access_records(ref)} == {"supervisor-1"}
+
+
+def readme_queries() -> dict[str, str]:
+    """The saved queries of the README's supervisor section: what -> query."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("**Saved queries.**", 1)[1].split("\n\n", 2)[1]
+    rows = re.findall(r"^\| ([^|`]+?) \| `([^`]+)` \|$", section, flags=re.MULTILINE)
+    return dict(rows)
+
+
+async def list_workflows(w: UiWorld, query: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        dev_server_path(), "workflow", "list", "--query", query, "--address", w.server.address, "--output", "json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    return process.returncode or 0, out.decode()
+
+
+async def test_every_saved_query_in_the_readme_runs_on_the_dev_server(ui_world: UiWorld) -> None:  # noqa: F811
+    w = ui_world
+    queries = readme_queries()
+    assert {"Overdue", "Stalled", "Technically stuck", "Escalated", "Due before a day"} <= {
+        what.split(" (")[0] for what in queries
+    }, queries
+    ref = await w.overdue_case()
+    for what, query in queries.items():
+        code, out = await list_workflows(w, query)
+        assert code == 0, (what, query, out)
+        if what.startswith("Overdue"):
+            assert ref in out, (query, out)
+
+    # `NextDeadline` needs a full timestamp, as the README says; with one, it finds the case.
+    a_year_on = (utc_today() + timedelta(days=365)).isoformat()
+    code, out = await list_workflows(w, f"NextDeadline < '{a_year_on}'")
+    assert code != 0 and f"unable to parse datetime '{a_year_on}'" in out and ref not in out, out
+    code, out = await list_workflows(w, f"ExecutionStatus = 'Running' AND NextDeadline < '{a_year_on}T00:00:00Z'")
+    assert code == 0 and ref in out, out
