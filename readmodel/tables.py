@@ -215,3 +215,18 @@ class CaseSearchToken(SQLModel, table=True):
     case_ref: str = Field(primary_key=True, max_length=20)
     token: str = Field(primary_key=True, index=True, max_length=64)
     school_urn: str = Field(index=True, max_length=6)
+
+
+class CaseListItem(SQLModel, table=True):
+    """One item of one of a case's lists (timeline, notes, absence days, reviews, ...), encrypted
+    (notes and reviews may hold health detail), so the whole case can be put together again from a
+    command's bounded answer (`domain.case_change`). The row with `list_name` "" and `idx` 0 holds no
+    item: its `version` is the case version the lists are complete at (none: not held yet)."""
+
+    __tablename__ = "case_list_items"
+
+    case_ref: str = Field(primary_key=True, max_length=20)
+    list_name: str = Field(primary_key=True, max_length=32)
+    idx: int = Field(primary_key=True)
+    version: int
+    body: bytes
