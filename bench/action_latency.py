@@ -46,6 +46,7 @@ from bench.support import (
     target_of,
     worker_process,
 )
+from domain.case_change import CaseChange
 from domain.case_commands import AddNote
 from domain.case_state import CaseView
 from domain.people import Actor, Role
@@ -125,7 +126,7 @@ async def run(rounds: int, per_round: int, long_notes: int, cases: int = CASES) 
                                caller_writes_read_model=True)
 
                 async def direct_update() -> None:
-                    await next(our_handles).execute_update(Action.ADD_NOTE.value, note, result_type=CaseView)
+                    await next(our_handles).execute_update(Action.ADD_NOTE.value, note, result_type=CaseView | CaseChange)
 
                 async def http_floor() -> None:
                     r = await http.get("/healthz")
