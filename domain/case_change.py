@@ -84,19 +84,29 @@ def describe_change(before: dict[str, list[Any]] | None, base_version: int, view
     )
 
 
-def apply_change(held: dict[str, list[Any]], change: CaseChange) -> CaseView:
-    """The whole case after `change`, from the lists `held` as they stood at its `base_version`
-    (ignored for a `whole` change)."""
-    state: dict[str, Any] = dict(change.fields)
+def merge_lists(held: dict[str, list[Any]], change: CaseChange) -> dict[str, list[Any]]:
+    """Every list of the case after `change`, from the lists `held` as they stood at its
+    `base_version` (ignored for a `whole` change), as JSON."""
+    lists: dict[str, list[Any]] = {}
     for name in LIST_FIELDS:
         tail = change.lists.get(name)
-        items = [] if change.whole else list(held.get(name, []))
+        items = [] if change.whole else held.get(name, [])
         if tail is not None:
             items = items[: tail.start] + tail.items
             del items[tail.length:]
-        state[name] = items
+        lists[name] = items
+    return lists
+
+
+def apply_change(held: dict[str, list[Any]], change: CaseChange) -> CaseView:
+    """The whole case after `change` (see `merge_lists`)."""
+    return view_of(change, merge_lists(held, change))
+
+
+def view_of(change: CaseChange, lists: dict[str, list[Any]]) -> CaseView:
+    """The whole case: the change's fields and tasks with every list."""
     return CaseView(
-        state=CaseState.model_validate(state),
+        state=CaseState.model_validate({**change.fields, **lists}),
         pending_tasks=change.pending_tasks,
         allowed_actions=change.allowed_actions,
         next_deadline=change.next_deadline,

@@ -22,11 +22,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from domain.case_change import CaseChange, apply_change, list_items
+from domain.case_change import CaseChange, list_items, merge_lists, view_of
 from domain.case_state import CaseState, CaseView, PendingTask, TimelineEvent
 from domain.people import Child
 from domain.provision import Provision
-from readmodel.case_lists import held_lists, whole_lists, write_lists
+from readmodel.case_lists import held_lists, write_lists
 from readmodel.case_search import write_search_tokens
 from readmodel.tables import CaseRow, TaskRow, TimelineRow
 
@@ -252,7 +252,8 @@ def write_case_view(session: Session, view: CaseView, keyring: CaseKeyring, now:
     if new_events:
         conn.execute(_INSERT_EVENTS, new_events)
     _write_rest(session, view, values, keyring)
-    write_lists(session, ref, view.state.version, whole_lists(list_items(view.state)), keyring)
+    lists = list_items(view.state)
+    write_lists(session, ref, view.state.version, lists, dict.fromkeys(lists, 0), keyring)
     return True
 
 
@@ -269,7 +270,8 @@ def write_case_change(session: Session, change: CaseChange, keyring: CaseKeyring
     version, held = held_lists(session, change.case_ref, keyring)
     if not change.whole and version != change.base_version:
         return None
-    view = apply_change(held, change)
+    lists = merge_lists(held, change)
+    view = view_of(change, lists)
     values = case_values(view, keyring, now)
     if not _upsert_case(session, values):
         return view
@@ -280,7 +282,8 @@ def write_case_change(session: Session, change: CaseChange, keyring: CaseKeyring
         conn = session.connection()
         conn.execute(_insert_events_once(conn.dialect.name), events)
     _write_rest(session, view, values, keyring)
-    write_lists(session, ref, view.state.version, change.lists, keyring)
+    write_lists(session, ref, view.state.version, lists,
+                {name: tail.start for name, tail in change.lists.items()}, keyring)
     return view
 
 

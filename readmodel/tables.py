@@ -218,10 +218,11 @@ class CaseSearchToken(SQLModel, table=True):
 
 
 class CaseListItem(SQLModel, table=True):
-    """One item of one of a case's lists (timeline, notes, absence days, reviews, ...), encrypted
-    (notes and reviews may hold health detail), so the whole case can be put together again from a
-    command's bounded answer (`domain.case_change`). The row with `list_name` "" and `idx` 0 holds no
-    item: its `version` is the case version the lists are complete at (none: not held yet)."""
+    """Items `idx * CHUNK` to `(idx + 1) * CHUNK - 1` of one of a case's lists (timeline, notes, absence
+    days, reviews, ...; `readmodel.case_lists`), as encrypted JSON (notes and reviews may hold health
+    detail), so the whole case can be put together again from a command's bounded answer
+    (`domain.case_change`). The row with `list_name` "" and `idx` 0 holds nothing: its `version` is
+    the case version the lists are complete at (none: not held yet)."""
 
     __tablename__ = "case_list_items"
 
