@@ -24,6 +24,7 @@ def build_activities(settings: Settings) -> list[Callable]:
         documents.store_generated_document,
         finance.post_recoupment,
         projection.project_case,
+        projection.project_case_by_reference,
         retention.find_cases_past_retention,
         retention.delete_case_histories,
         retention.erase_case_records,

@@ -51,6 +51,7 @@ ACTIVITY_WORDS = {
     "store_generated_document": "Store a letter the case generated",
     "post_recoupment": "Post the school's recoupment to finance",
     "project_case": "Update the case's lists and pages (read model)",
+    "project_case_by_reference": "Update the case's lists and pages (read model)",
 }
 
 #: Why it fails, by the error's type (the message may hold anything, so it is never used).

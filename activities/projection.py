@@ -8,6 +8,7 @@ the kind of error only, never the data.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
@@ -15,6 +16,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.case_change import ProjectionRequest
 from domain.case_state import CaseView
 from infra.encryption import Keyring
 from infra.logging import activity_logger
@@ -23,6 +25,7 @@ from readmodel.case_projection import write_case_view
 from readmodel.database import get_engine, session_scope
 
 PROJECTION_REJECTED = "ProjectionRejected"
+VIEW_QUERY = "view"
 # Before this, `current_attempt_scheduled_time` is a placeholder (e.g. the epoch in ActivityEnvironment).
 _PLAUSIBLE_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -62,7 +65,20 @@ class ProjectionActivities:
         self.engine = engine if engine is not None else get_engine(settings.database_url)
 
     @activity.defn
+    async def project_case_by_reference(self, request: ProjectionRequest) -> None:
+        """Read the case through its workflow's `view` query (which adds nothing to history: the
+        input stays a reference and a version however old the case is) and write it. The query may
+        see a later version than asked for: the write is version-guarded either way."""
+        handle = activity.client().get_workflow_handle(request.case_ref)
+        view = await handle.query(VIEW_QUERY, result_type=CaseView)
+        await asyncio.to_thread(self._write, view)
+
+    @activity.defn
     def project_case(self, view: CaseView) -> None:
+        """The case's write as earlier runs sent it: the whole view as the activity's input."""
+        self._write(view)
+
+    def _write(self, view: CaseView) -> None:
         case_ref = view.state.case_ref
         log = activity_logger(case_ref=case_ref)
         try:

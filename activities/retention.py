@@ -50,10 +50,12 @@ from readmodel.case_projection import decrypt_personal, retain_until
 from readmodel.database import get_engine, session_scope
 from readmodel.tables import (
     AccessRecord,
+    CaseListItem,
     CaseRow,
     CaseSearchToken,
     DocumentRow,
     ErasureTombstone,
+    FailingActivity,
     IdempotencyRecord,
     LedgerEntry,
     SentEmail,
@@ -278,7 +280,8 @@ class RetentionActivities:
                 )
             rows_erased = 0
             for table in (
-                TimelineRow, TaskRow, DocumentRow, SentEmail, IdempotencyRecord, AccessRecord, CaseSearchToken, CaseRow,
+                TimelineRow, TaskRow, DocumentRow, SentEmail, IdempotencyRecord, AccessRecord, CaseSearchToken, CaseListItem,
+                FailingActivity, CaseRow,
             ):
                 result = session.execute(
                     delete(table).where(table.case_ref == case_ref).execution_options(synchronize_session=False)

@@ -10,6 +10,7 @@ request models that FastAPI must be able to resolve.
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,17 +34,21 @@ from api.deps import (
 )
 from api.principal import Principal
 from api.problems import ProblemError, field_errors
+from domain.case_change import CaseChange
 from domain.case_commands import ReadModelWriteFailed
 from domain.case_state import CaseView
 from domain.stages import Action, Stage
 from infra.logging import get_logger
-from readmodel.case_projection import write_case_view
+from readmodel.case_projection import write_case_change, write_case_view
 from readmodel.database import ReadModelUnavailable
 from readmodel.tables import CaseRow, IdempotencyRecord
 
 log = get_logger(__name__)
 
 READ_MODEL_WRITE_FAILED_SIGNAL = "read_model_write_failed"
+#: What a command answers with: what it changed, or (a command sent without `caller_writes_read_model`,
+#: or to a case on older code) the whole view.
+_ANSWER = CaseView | CaseChange
 _IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
@@ -140,7 +145,7 @@ async def send_keyed_update(
     command: BaseModel,
     key: str | None,
     data: dict[str, Any],
-) -> CaseView:
+) -> CaseView | CaseChange:
     """`send_update` under an `Idempotency-Key`: the same key and body is applied once (the same
     update id); the same key with a different body is refused with 422. A command the case refuses
     does not spend its key, so the corrected command may be sent under it."""
@@ -201,44 +206,79 @@ async def answer_view(
     return json_response(view, status_code, headers)
 
 
-async def answer_command(request: Request, principal: Principal, view: CaseView, what: str) -> Response:
-    """The answer to a command the API sent with `caller_writes_read_model`: the view is written to
-    the read model in the same transaction as the staff read's access record, so lists show the
-    command the moment it answers. If that write fails the case is told and writes it itself; a
-    staff caller then gets 503 (their read could not be recorded), a school its answer."""
-    keyring = services(request).keyring
-    ref = view.state.case_ref
+async def write_command_answer(request: Request, principal: Principal, answer: CaseView | CaseChange,
+                               what: str) -> CaseView:
+    """Write the answer to a command the API sent with `caller_writes_read_model` to the read model,
+    in the same transaction as the staff read's access record, so lists show the command the moment
+    it answers; and return the whole case as the command left it.
 
-    def _write(session: Session) -> None:
+    The case answers with only what the command changed (`CaseChange`); the whole case is that
+    applied to the lists the read model holds (`write_case_change`). If those are not the lists the
+    command began from (an earlier write failed or has not landed, or the case predates them), the
+    whole case is read from the workflow (the `view` query adds nothing to history) and written whole.
+    A case still on code from before bounded answers answers with the whole view (a deploy's first
+    minutes): that is written as it is.
+
+    If the write fails the case is told and writes it itself; a staff caller then gets 503 (their read
+    could not be recorded), a school its answer."""
+    keyring = services(request).keyring
+    ref = answer.state.case_ref if isinstance(answer, CaseView) else answer.case_ref
+    version = answer.state.version if isinstance(answer, CaseView) else answer.version
+
+    def _write(session: Session) -> CaseView | None:
         if not principal.is_school:
             record_access(session, principal, ref, what)
-        write_case_view(session, view, keyring, datetime.now(UTC))
+        if isinstance(answer, CaseView):
+            write_case_view(session, answer, keyring, datetime.now(UTC))
+            return answer
+        return write_case_change(session, answer, keyring, datetime.now(UTC))
+
+    def _write_whole(view: CaseView) -> Callable[[Session], CaseView]:
+        def _whole(session: Session) -> CaseView:
+            write_case_view(session, view, keyring, datetime.now(UTC))
+            return view
+        return _whole
 
     try:
-        await run_db(request, _write)
+        view = await run_db(request, _write)
+        if view is None:  # a gap in what the read model holds: the whole case from the workflow
+            view = await _whole_case(request, ref)
+            await run_db(request, _write_whole(view))
+        return view
     except ReadModelUnavailable:
-        await _tell_case_read_model_write_failed(request, view)
+        await _tell_case_read_model_write_failed(request, ref, version)
         if not principal.is_school:
             raise
-        return json_response(school_view(view), 200)
     except Exception as exc:  # noqa: BLE001 - the database refused the rows: the case's own write reports it
         log.warning("read_model_write_refused", case_ref=ref, error_type=type(exc).__name__)
-        await _tell_case_read_model_write_failed(request, view)
+        await _tell_case_read_model_write_failed(request, ref, version)
         if not principal.is_school:
             await run_db(request, lambda s: record_access(s, principal, ref, what))
+    return answer if isinstance(answer, CaseView) else await _whole_case(request, ref)
+
+
+async def answer_command(request: Request, principal: Principal, answer: CaseView | CaseChange,
+                         what: str) -> Response:
+    """The HTTP answer to a command: the whole case as it left it (`write_command_answer`), redacted
+    for a school."""
+    view = await write_command_answer(request, principal, answer, what)
     return json_response(school_view(view) if principal.is_school else view, 200)
 
 
-async def _tell_case_read_model_write_failed(request: Request, view: CaseView) -> None:
+async def _whole_case(request: Request, case_ref: str) -> CaseView:
+    client = await temporal_client(request)
+    return await query_view(request, client.get_workflow_handle(case_ref))
+
+
+async def _tell_case_read_model_write_failed(request: Request, case_ref: str, version: int) -> None:
     """Best effort: if even this signal is lost, the case checks its read model within minutes."""
     try:
         client = await temporal_client(request)
-        handle = client.get_workflow_handle(view.state.case_ref)
+        handle = client.get_workflow_handle(case_ref)
         async with asyncio.timeout(5):
-            await handle.signal(READ_MODEL_WRITE_FAILED_SIGNAL,
-                                ReadModelWriteFailed(version=view.state.version))
+            await handle.signal(READ_MODEL_WRITE_FAILED_SIGNAL, ReadModelWriteFailed(version=version))
     except Exception:  # noqa: BLE001 - the answer must not fail for this
-        log.warning("read_model_write_failed_signal_lost", case_ref=view.state.case_ref)
+        log.warning("read_model_write_failed_signal_lost", case_ref=case_ref)
 
 
 async def _closed_or_missing(request: Request, case_ref: str, action: Action) -> ProblemError:
@@ -263,12 +303,14 @@ async def send_update(
     action: Action,
     command: BaseModel,
     update_id: str | None,
-) -> CaseView:
-    """Send a command; the same update id (from an `Idempotency-Key`) is applied once."""
+) -> CaseView | CaseChange:
+    """Send a command; the same update id (from an `Idempotency-Key`) is applied once. A command sent
+    with `caller_writes_read_model` answers with what it changed (`CaseChange`, see
+    `write_command_answer`); others, and every command to a case on older code, with the whole view."""
     client = await temporal_client(request)
     handle = client.get_workflow_handle(case_ref)
     try:
-        return await within_engine_timeout(handle.execute_update(action.value, command, id=update_id, result_type=CaseView))
+        return await within_engine_timeout(handle.execute_update(action.value, command, id=update_id, result_type=_ANSWER))
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise await _closed_or_missing(request, case_ref, action) from None

@@ -40,6 +40,7 @@ from api.problems import problem_responses
 from domain.case_state import CaseView
 from infra.document_store import DocumentCorrupted, DocumentNotFound, file_name
 from infra.encryption import EncryptionError
+from readmodel.case_lists import held_lists
 from readmodel.case_projection import decrypt_personal
 from readmodel.tables import (
     AccessRecord,
@@ -155,7 +156,9 @@ async def subject_access_export(
         if row is not None:
             held.case = {
                 **_dump(row, exclude={"personal"}),
-                "personal": decrypt_personal(row, svc.keyring),
+                # The notes left the blob (format 2) for the case's list rows: exported where they were.
+                "personal": {"notes": held_lists(session, case_ref, svc.keyring)[1].get("notes", []),
+                             **decrypt_personal(row, svc.keyring)},
             }
 
         def rows(table: Any, *order: Any) -> list[Any]:

@@ -242,10 +242,11 @@ async def raw_history(world: Any, events: int) -> WorkflowHistory:
 
 
 def projection_sizes(history: WorkflowHistory) -> tuple[int, int]:
-    """Bytes of the first and the last `project_case` activity input in a run (the whole case view)."""
+    """Bytes of the first and the last read-model write's activity input in a run (the whole case view
+    for `project_case`; a reference for `project_case_by_reference`)."""
     sizes = [e.ByteSize() for e in history.events
              if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-             and e.activity_task_scheduled_event_attributes.activity_type.name == "project_case"]
+             and e.activity_task_scheduled_event_attributes.activity_type.name in ("project_case", "project_case_by_reference")]
     return (sizes[0], sizes[-1]) if sizes else (0, 0)
 
 

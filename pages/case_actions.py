@@ -15,11 +15,11 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from api.auth import check_case_ref, visible_case_row
 from api.case_updates import (
-    answer_command,
     build_command,
     check_idempotency_key,
     read_visible_case,
     send_update,
+    write_command_answer,
 )
 from api.case_views import SCHOOL_ACTIONS
 from api.deps import record_access, run_db
@@ -102,8 +102,7 @@ async def run_action(
         if refusal is None:
             raise
         return refusal
-    await answer_command(request, principal, view, f"case page (after {action.value})")
-    return view
+    return await write_command_answer(request, principal, view, f"case page (after {action.value})")
 
 
 def refusal_of_validation(exc: ValidationError) -> Refusal:

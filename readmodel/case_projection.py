@@ -18,16 +18,20 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from domain.case_change import CaseChange, list_items, merge_lists, view_of
 from domain.case_state import CaseState, CaseView, PendingTask, TimelineEvent
 from domain.people import Child
 from domain.provision import Provision
+from readmodel.case_lists import held_lists, write_lists
 from readmodel.case_search import write_search_tokens
 from readmodel.tables import CaseRow, TaskRow, TimelineRow
 
-PERSONAL_FORMAT = 1
+#: 2: the notes are no longer in the blob (they are rows of `case_list_items`); 1 held them.
+PERSONAL_FORMAT = 2
 RETENTION_YEARS = 25
 
 
@@ -56,14 +60,15 @@ def personal_context(case_ref: str) -> str:
 def personal_payload(state: CaseState) -> dict[str, Any]:
     """The personal and health data of a case, as stored (encrypted) in `CaseRow.personal`.
 
-    Keys: format, child, parent, health_summary, notes, professionals, decision_reason, plus the
-    other free-text reasons that may carry health detail (part_time_health_reason, close_reason)."""
+    Keys: format, child, parent, health_summary, professionals, decision_reason, plus the other
+    free-text reasons that may carry health detail (part_time_health_reason, close_reason); a blob of
+    format 1 also has the notes. Only fields of a bounded size: the notes, which grow with the case,
+    are rows of `case_list_items` (`readmodel.case_lists`), encrypted too."""
     return {
         "format": PERSONAL_FORMAT,
         "child": state.child.model_dump(mode="json"),
         "parent": state.parent.model_dump(mode="json"),
         "health_summary": state.health_summary,
-        "notes": [n.model_dump(mode="json") for n in state.notes],
         "professionals": [p.model_dump(mode="json") for p in state.professionals],
         "decision_reason": state.decision_reason,
         "part_time_health_reason": state.part_time_health_reason,
@@ -232,8 +237,8 @@ def write_case_view(session: Session, view: CaseView, keyring: CaseKeyring, now:
 
     Returns False, changing nothing, when the stored row is newer (a higher version): an
     out-of-order or late retry never rolls the read model back. Otherwise updates or inserts the
-    case row, inserts the timeline events not yet stored, replaces the case's task rows, and
-    returns True."""
+    case row, inserts the timeline events not yet stored, replaces the case's task rows, stores
+    every list item by item (`readmodel.case_lists`), and returns True."""
     values = case_values(view, keyring, now)
     ref = values["case_ref"]
     conn = session.connection()
@@ -246,13 +251,62 @@ def write_case_view(session: Session, view: CaseView, keyring: CaseKeyring, now:
     new_events = [timeline_values(ref, e) for e in view.state.timeline if e.seq not in stored_seqs]
     if new_events:
         conn.execute(_INSERT_EVENTS, new_events)
+    _write_rest(session, view, values, keyring)
+    lists = list_items(view.state)
+    write_lists(session, ref, view.state.version, lists, dict.fromkeys(lists, 0), keyring)
+    return True
 
+
+def write_case_change(session: Session, change: CaseChange, keyring: CaseKeyring, now: datetime) -> CaseView | None:
+    """Write a command's bounded answer (`CaseChange`) in the session's transaction, and return the
+    whole case it describes: the lists held here as they stood at the change's `base_version`, with
+    what the command changed. Only the changed list items and the new timeline events are written
+    (events by (case, seq), once, whatever order concurrent commits land in).
+
+    None, writing nothing, when the lists held here are not those of `base_version` (a gap: an
+    earlier command's write failed or has not landed, or the case predates `case_list_items`): the
+    caller reads the whole case from the workflow and writes it with `write_case_view`. A change
+    older than what is stored writes nothing but still returns its case."""
+    version, held = held_lists(session, change.case_ref, keyring)
+    if not change.whole and version != change.base_version:
+        return None
+    lists = merge_lists(held, change)
+    view = view_of(change, lists)
+    values = case_values(view, keyring, now)
+    if not _upsert_case(session, values):
+        return view
+    ref = change.case_ref
+    timeline = change.lists.get("timeline")
+    if timeline is not None and timeline.items:
+        events = [timeline_values(ref, e) for e in view.state.timeline[timeline.start:]]
+        conn = session.connection()
+        conn.execute(_insert_events_once(conn.dialect.name), events)
+    _write_rest(session, view, values, keyring)
+    write_lists(session, ref, view.state.version, lists,
+                {name: tail.start for name, tail in change.lists.items()}, keyring)
+    return view
+
+
+def _write_rest(session: Session, view: CaseView, values: dict[str, Any], keyring: CaseKeyring) -> None:
+    """The search tokens and the task rows of a case whose row was just written."""
+    ref = values["case_ref"]
+    conn = session.connection()
     write_search_tokens(session, ref, values["school_urn"], view.state.child, keyring)
     conn.execute(_DELETE_TASKS, {"case_ref": ref})
     tasks = tasks_values(view)
     if tasks:
         conn.execute(_INSERT_TASKS, tasks)
-    return True
+
+
+_EVENTS_ONCE: dict[str, Any] = {}
+
+
+def _insert_events_once(dialect: str) -> Any:
+    """INSERT timeline events, skipping those already stored (same case and seq)."""
+    if dialect not in _EVENTS_ONCE:
+        insert = (postgresql if dialect == "postgresql" else sqlite).insert(_TIMELINE)
+        _EVENTS_ONCE[dialect] = insert.on_conflict_do_nothing(index_elements=[_TIMELINE.c.case_ref, _TIMELINE.c.seq])
+    return _EVENTS_ONCE[dialect]
 
 
 class ProjectionContended(RuntimeError):

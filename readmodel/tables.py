@@ -232,3 +232,19 @@ class FailingActivity(SQLModel, table=True):
     attempt: int = Field(description="The attempt that failed last")
     since: datetime = Field(description="When the activity was first scheduled (its first attempt)")
     last_failed_at: datetime = Field(index=True)
+
+
+class CaseListItem(SQLModel, table=True):
+    """Items `idx * CHUNK` to `(idx + 1) * CHUNK - 1` of one of a case's lists (timeline, notes, absence
+    days, reviews, ...; `readmodel.case_lists`), as encrypted JSON (notes and reviews may hold health
+    detail), so the whole case can be put together again from a command's bounded answer
+    (`domain.case_change`). The row with `list_name` "" and `idx` 0 holds nothing: its `version` is
+    the case version the lists are complete at (none: not held yet)."""
+
+    __tablename__ = "case_list_items"
+
+    case_ref: str = Field(primary_key=True, max_length=20)
+    list_name: str = Field(primary_key=True, max_length=32)
+    idx: int = Field(primary_key=True)
+    version: int
+    body: bytes

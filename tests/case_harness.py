@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 import readmodel.tables  # noqa: F401  (registers the tables)
 from activities.catalog import build_activities
 from domain import search_attributes as sa
+from domain.case_change import CaseChange
 from domain.case_commands import AbsenceReason, OpenCase
 from domain.case_state import CaseView
 from domain.people import Actor, Child, Parent, Role
@@ -132,9 +133,12 @@ class CaseDriver:
     as_the_api: bool = False  # send commands as the API does: it writes the answer to the read model
 
     async def do(self, action: str, command: Any) -> CaseView:
+        """Send a command; the case as it left it. Sent as the API sends it, the answer is only what
+        the command changed (`CaseChange`), and the whole case is read with the `view` query."""
         if self.as_the_api and "caller_writes_read_model" in type(command).model_fields:
             command = command.model_copy(update={"caller_writes_read_model": True})
-        return await self.handle.execute_update(action, command, result_type=CaseView)
+        answer = await self.handle.execute_update(action, command, result_type=CaseView | CaseChange)
+        return answer if isinstance(answer, CaseView) else await self.view()
 
     async def view(self) -> CaseView:
         return await self.handle.query("view", result_type=CaseView)

@@ -331,10 +331,12 @@ def _write_locked(database_url: str) -> Iterator[None]:
 
 
 async def _timed_out(case: CaseDriver, activity_type: str, times: int) -> bool:
-    """Whether `times` activities of `activity_type` have timed out in the case's history."""
+    """Whether `times` activities of `activity_type` (or, for `project_case`, of its successor
+    `project_case_by_reference`) have timed out in the case's history."""
+    names = {activity_type, f"{activity_type}_by_reference"}
     events = (await case.handle.fetch_history()).events
     scheduled = {e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-                 and e.activity_task_scheduled_event_attributes.activity_type.name == activity_type}
+                 and e.activity_task_scheduled_event_attributes.activity_type.name in names}
     return times <= sum(e.activity_task_timed_out_event_attributes.scheduled_event_id in scheduled for e in events
                         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT)
 

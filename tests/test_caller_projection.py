@@ -52,7 +52,7 @@ async def test_a_burst_of_commands_is_projected_once_ten_minutes_later(tmp_path)
         # Nobody stands in for the API here, so the read model still shows the case as opened: the
         # case itself wrote nothing for these four commands, and the notes did not restart its timer.
         assert stored_version(case) == opened_at < view.state.version
-        assert count(after, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, "project_case") == 0
+        assert count(after, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, "project_case_by_reference") == 0
         assert count(after, EventType.EVENT_TYPE_TIMER_STARTED) <= 1  # once, for the check itself
 
         await case.env.sleep(timedelta(minutes=9))
@@ -62,7 +62,7 @@ async def test_a_burst_of_commands_is_projected_once_ten_minutes_later(tmp_path)
         await case.settle()
         assert stored_version(case) == view.state.version  # one write covered all four
         after = (await case.handle.fetch_history()).events[len(before):]
-        assert count(after, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, "project_case") == 1
+        assert count(after, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, "project_case_by_reference") == 1
 
 
 async def test_a_failed_write_signalled_by_the_api_is_made_good_at_once(tmp_path):

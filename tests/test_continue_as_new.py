@@ -28,6 +28,7 @@ from temporalio.worker import Worker
 import readmodel.tables  # noqa: F401  (registers the tables)
 from activities.catalog import build_activities
 from domain import search_attributes as sa
+from domain.case_change import ProjectionRequest
 from domain.case_commands import (
     AddNote,
     AssignOfficer,
@@ -82,13 +83,20 @@ class Server:
 def _held_while_closed(activities: list[Callable], gate: threading.Event) -> list[Callable]:
     """The real activities; the read-model projection waits while `gate` is closed."""
     real = next(a for a in activities if a.__name__ == "project_case")
+    by_reference = next(a for a in activities if a.__name__ == "project_case_by_reference")
 
     @activity.defn(name="project_case")
     def project_case(view: CaseView) -> None:
         gate.wait(20)
         return real(view)
 
-    return [project_case if a is real else a for a in activities]
+    @activity.defn(name="project_case_by_reference")
+    async def project_case_by_reference(request: ProjectionRequest) -> None:
+        await asyncio.to_thread(gate.wait, 20)
+        return await by_reference(request)
+
+    held = {real: project_case, by_reference: project_case_by_reference}
+    return [held.get(a, a) for a in activities]
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from temporalio import workflow
 
 # The sandbox re-imports this module to run the variants below; everything but the workflow's own
@@ -84,6 +85,7 @@ async def test_reordered_commands_fail_replay_of_the_full_case(tmp_path: Path) -
         assert isinstance(result.replay_failure, workflow.NondeterminismError), (variant.__name__, result)
 
 
+@pytest.mark.timeout(360)  # every recorded history of every generation (about 100), on a shared machine
 async def test_patched_change_replays_every_old_history(tmp_path: Path) -> None:
     replayer = replayer_for(PausesBeforeLoadingRulesIfPatched, RetentionSweepWorkflow, base=tmp_path)
     for path in history_files():  # the sweep's too: it replays beside the patched case

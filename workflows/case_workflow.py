@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.absence_threshold import refresh_threshold
     from domain.case_actions import open_actions, reopen_until
     from domain.case_alarms import Alarm, fire, unfired_alarms
+    from domain.case_change import CaseChange, ProjectionRequest, describe_change, list_items
     from domain.case_commands import OpenCase, ReadModelWriteFailed
     from domain.case_context import CaseContext
     from domain.case_effects import Effects, record_event
@@ -228,11 +229,16 @@ class CaseWorkflow:
     # --- commands ----------------------------------------------------------------------------------
 
     @workflow.update(dynamic=True)
-    async def command(self, name: str, args: Sequence[RawValue]) -> CaseView:
-        """Check the command, apply it to the case, carry out its effects, and answer with the case."""
+    async def command(self, name: str, args: Sequence[RawValue]) -> CaseView | CaseChange:
+        """Check the command, apply it to the case, carry out its effects, and answer with the case
+        (to the API: with what the command changed, see `_answer`)."""
         action, cmd = self._decode(name, args)
         await workflow.wait_condition(lambda: self._rules is not None)
         async with self._lock:
+            base_version = self.state.version
+            before = None  # the lists as the read model holds them (None: it may not)
+            if getattr(cmd, "caller_writes_read_model", False) and not self._read_model.stale:
+                before = list_items(self.state)
             ctx = self._ctx()
             if not workflow.patched("school-day-and-plan-rules"):
                 ctx = dataclasses.replace(ctx, strict=False)  # a command this case accepted without them
@@ -248,7 +254,7 @@ class CaseWorkflow:
                     and workflow.patched("load-calendar-of-new-school")):
                 await self._load_rules()  # a new school may keep its own term dates
             caller_writes = self._after_command(cmd)
-        return await self._answer(caller_writes)
+        return await self._answer(caller_writes, before, base_version)
 
     def _after_command(self, cmd: object) -> bool:
         """Note who writes the command's answer to the read model, and wake the main loop if it has
@@ -267,8 +273,11 @@ class CaseWorkflow:
             self._wake = True
         return caller_writes
 
-    async def _answer(self, caller_writes: bool) -> CaseView:
-        """The case as the command left it."""
+    async def _answer(self, caller_writes: bool, before: dict | None, base_version: int) -> CaseView | CaseChange:
+        """The case as the command left it; to a caller that writes the read model, only what the
+        command changed (`CaseChange`: the case's fixed-size fields and each changed list from its
+        first changed item), so what a command adds to history does not grow with the case's age.
+        Earlier commands answered with the whole view."""
         if caller_writes or (self._read_model.projected and workflow.patched("project-after-answer")):
             # Answer now. Either the caller (the API) writes this answer to the read model in its own
             # transaction, so lists show the command as soon as it answers and the case checks the
@@ -278,6 +287,8 @@ class CaseWorkflow:
             self._upsert_search_attributes(view)
             if not caller_writes:
                 self._read_model.mark_stale()
+            elif workflow.patched("bounded-command-answers"):
+                return describe_change(before, base_version, view)
             return view
         # The case's first projection, by which a duplicate notification is recognised, is awaited.
         await self._publish()
@@ -378,8 +389,14 @@ class CaseWorkflow:
         view = self.view()
         self._upsert_search_attributes(view)
         try:
+            # The activity reads the case through the `view` query, so its input (what each projection
+            # adds to history) stays the same size however old the case is; earlier runs sent the view.
+            activity, arg = "project_case", view
+            if workflow.patched("project-case-by-reference"):
+                activity = "project_case_by_reference"
+                arg = ProjectionRequest(case_ref=self.state.case_ref, version=view.state.version)
             await workflow.execute_activity(
-                "project_case", view,
+                activity, arg,
                 start_to_close_timeout=_QUICK,
                 schedule_to_close_timeout=None if wait else _PROJECTION_IN_COMMAND,
                 retry_policy=_DATABASE_RETRY,

@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 from domain.provision import ProvisionKind
 from domain.stages import Stage
 from readmodel import case_queries as q
+from readmodel.case_lists import held_lists
 from readmodel.case_projection import child_key, decrypt_personal, retain_until
 from readmodel.database import session_scope
 from readmodel.tables import CaseRow, TaskRow
@@ -58,7 +59,9 @@ def test_projection_writes_non_personal_columns_and_encrypted_personal(engine, k
         assert personal["parent"]["email"] == "mq@example.org"
         assert personal["health_summary"].startswith("Anxiety")
         assert personal["professionals"][0]["name"] == "Dr Ottoline Brisk"
-        assert personal["notes"][0]["text"] == "Mother says Zoë sleeps badly"
+        assert "notes" not in personal  # they grow with the case: rows of their own
+        _, lists = held_lists(session, view.state.case_ref, keyring)
+        assert lists["notes"][0]["text"] == "Mother says Zo\u00eb sleeps badly"
         assert personal["decision_reason"].startswith("Letter from Dr Brisk")
 
 
