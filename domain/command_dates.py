@@ -3,6 +3,7 @@ a date that names a school day on one; what has happened not in the future; what
 the past beyond a short grace (`ClockSettings.planned_date_grace_days`); a part-time timetable
 part-time and inside one school year. Each refusal names the field at fault."""
 
+import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -74,10 +75,17 @@ def require_school_day(state: CaseState, ctx: CaseContext, day: date, what: str,
         raise invalid(state, f"{what} {day.isoformat()} is not a school day{_nearest(ctx, day)}", field)
 
 
+@functools.cache
+def _notifying() -> CaseState:
+    """The case a notification would open, as far as its refusal needs one (its stage), built once:
+    only read, never changed (building a CaseState took a millisecond or more on every notification)."""
+    return CaseState.model_construct(stage=Stage.NOTIFIED)
+
+
 def check_notification(notification: c.AbsenceNotification, ctx: CaseContext) -> None:
     """Everything a case checks of the notification that opens it, before anything starts: a refused
     notification leaves no trace. Raises CommandRejected naming the field."""
-    state = CaseState.model_construct(stage=Stage.NOTIFIED)
+    state = _notifying()
     _check_range(state, notification.model_dump(include={"first_day_of_absence", "expected_return",
                                                          "absence_days"}), ctx)
     require_school_day(state, ctx, notification.first_day_of_absence, "first_day_of_absence",

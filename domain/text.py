@@ -3,28 +3,30 @@ NUL, and a control character in a name or a letter is never meant). `Line` is on
 provider); `Text` may hold line breaks and tabs (a note, a reason). `Required...` may not be blank.
 The messages name what is wrong, never the text itself."""
 
-import unicodedata
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator
 
-_LINE_BREAKS_AND_TABS = frozenset("\t\n\r")
 #: A search term (a query parameter) without control characters: for `Query(pattern=...)`.
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
-def _controls(value: str, allowed: frozenset[str]) -> bool:
-    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value)
+#: Unicode's control characters (category Cc: U+0000-U+001F and U+007F-U+009F), as one scan of the
+#: text (a character-by-character category lookup cost the worker ~1% of its time on every payload).
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The same, but for line breaks and tabs.
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _line(value: str) -> str:
-    if _controls(value, frozenset()):
+    if _ANY_CONTROL.search(value):
         raise ValueError("must be one line of text without control characters (such as NUL or a line break)")
     return value
 
 
 def _text(value: str) -> str:
-    if _controls(value, _LINE_BREAKS_AND_TABS):
+    if _CONTROL_BUT_LINES.search(value):
         raise ValueError("must not contain control characters (such as NUL); line breaks and tabs are allowed")
     return value
 

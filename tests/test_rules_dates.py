@@ -293,6 +293,27 @@ def test_free_text_keeps_its_lines_and_tabs_but_refuses_nul():
         Parent(name="Anne\x00")
 
 
+def test_exactly_the_unicode_control_characters_are_refused():
+    """Every code point: a line refuses exactly Unicode's control characters, free text all but line
+    breaks and tabs."""
+    import unicodedata
+
+    from domain.text import _line, _text
+
+    def refused(check, ch: str) -> bool:
+        try:
+            check(f"a{ch}b")
+        except ValueError:
+            return True
+        return False
+
+    for cp in range(0x110000):
+        ch = chr(cp)
+        control = unicodedata.category(ch) == "Cc"
+        assert refused(_line, ch) is control, hex(cp)
+        assert refused(_text, ch) is (control and ch not in "\t\n\r"), hex(cp)
+
+
 # --- a case that accepted a command before these rules replays it as it was -----------------------------
 
 
