@@ -46,6 +46,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     from temporalio.worker import Worker
 
     from activities.catalog import build_activities
+    from infra.workflow_runner import share_compiled_code, workflow_runner
+
+    share_compiled_code()  # before the workflows are first imported (see infra.workflow_runner)
     from workflows.case_workflow import CaseWorkflow
     from workflows.retention_sweep import RetentionSweepWorkflow, ensure_retention_schedule
 
@@ -57,6 +60,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             client,
             task_queue=settings.task_queue,
             workflows=[CaseWorkflow, RetentionSweepWorkflow],
+            workflow_runner=workflow_runner(),
             activities=build_activities(settings),
             activity_executor=executor,
             max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
