@@ -47,6 +47,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
     from activities.catalog import build_activities
     from activities.failing_attempts import FailingAttemptsInterceptor
+    from infra.workflow_runner import share_compiled_code, workflow_runner
+
+    share_compiled_code()  # before the workflows are first imported (see infra.workflow_runner)
     from workflows.case_workflow import CaseWorkflow
     from workflows.retention_sweep import RetentionSweepWorkflow, ensure_retention_schedule
 
@@ -58,6 +61,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             client,
             task_queue=settings.task_queue,
             workflows=[CaseWorkflow, RetentionSweepWorkflow],
+            workflow_runner=workflow_runner(),
             activities=build_activities(settings),
             activity_executor=executor,
             max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,

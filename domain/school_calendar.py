@@ -8,7 +8,9 @@ Everything here is pure and deterministic (safe inside a Temporal workflow) exce
 which reads the term-dates file and must run outside workflows (in an activity or at start-up).
 """
 
+import threading
 import tomllib
+import weakref
 from bisect import bisect_left, bisect_right
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -84,17 +86,34 @@ class CalendarData(BaseModel):
         return date(academic_year_of(self.terms[-1].end) + 1, 8, 31)
 
 
-class SchoolCalendar:
-    """Answers school-day questions (is it a school day, the n-th school day after, days between) quickly.
+def _content_key(data: CalendarData) -> tuple:
+    """What makes two calendars the same calendar: their terms, closures and bank holidays."""
+    return (tuple((t.name, t.start, t.end) for t in data.terms), tuple(data.closures), tuple(data.bank_holidays))
 
-    Every date passed in must lie inside the covered span (`CalendarData.first_day()`..`last_day()`),
-    otherwise a ValueError "calendar does not cover <date>" is raised; nothing searches without bound.
-    """
+
+# Equal calendars are held once per process, however many cases use them: a worker keeps about a
+# thousand cases in memory, nearly all on the council's calendar or one of a few schools'. Entries
+# go when no case holds them any more. Sharing is safe inside workflows: the objects are never
+# changed, and equal content always gives an equal object, so no case can tell it shares one.
+_SHARED_DATA: "weakref.WeakValueDictionary[tuple, CalendarData]" = weakref.WeakValueDictionary()
+_SHARED_DAYS: "weakref.WeakValueDictionary[tuple, _SchoolDays]" = weakref.WeakValueDictionary()
+_SHARING = threading.Lock()  # workflows and activities run on several threads
+
+
+def shared_calendar_data(data: CalendarData) -> CalendarData:
+    """The one `CalendarData` of this content held in the process (`data` itself the first time)."""
+    key = _content_key(data)
+    with _SHARING:
+        return _SHARED_DATA.setdefault(key, data)
+
+
+class _SchoolDays:
+    """The school days of one calendar, built once and shared by every `SchoolCalendar` of equal content:
+    in order (for counting and stepping) and as one byte per covered date (1: a school day)."""
+
+    __slots__ = ("days", "open", "first_ordinal", "term_starts", "__weakref__")
 
     def __init__(self, data: CalendarData) -> None:
-        self.data = data
-        self._first = data.first_day()
-        self._last = data.last_day()
         closed = set(data.closures) | set(data.bank_holidays)
         days: list[date] = []
         for term in data.terms:
@@ -103,9 +122,43 @@ class SchoolCalendar:
                 if d.weekday() < 5 and d not in closed:
                     days.append(d)
                 d += _ONE_DAY
-        self._days: tuple[date, ...] = tuple(days)
-        self._day_set: frozenset[date] = frozenset(days)
-        self._term_starts: list[date] = [t.start for t in data.terms]
+        self.days: tuple[date, ...] = tuple(days)
+        self.first_ordinal = data.first_day().toordinal()
+        open_ = bytearray(data.last_day().toordinal() - self.first_ordinal + 1)
+        for d in days:
+            open_[d.toordinal() - self.first_ordinal] = 1
+        self.open = bytes(open_)
+        self.term_starts: tuple[date, ...] = tuple(t.start for t in data.terms)
+
+    @staticmethod
+    def of(data: CalendarData) -> "_SchoolDays":
+        key = _content_key(data)
+        with _SHARING:
+            found = _SHARED_DAYS.get(key)
+        if found is None:
+            built = _SchoolDays(data)
+            with _SHARING:
+                found = _SHARED_DAYS.setdefault(key, built)
+        return found
+
+
+class SchoolCalendar:
+    """Answers school-day questions (is it a school day, the n-th school day after, days between) quickly.
+
+    Every date passed in must lie inside the covered span (`CalendarData.first_day()`..`last_day()`),
+    otherwise a ValueError "calendar does not cover <date>" is raised; nothing searches without bound.
+    Calendars of equal content share their term dates and school days (see `shared_calendar_data`).
+    """
+
+    def __init__(self, data: CalendarData) -> None:
+        self.data = shared_calendar_data(data)
+        self._first = data.first_day()
+        self._last = data.last_day()
+        self._school_days = _SchoolDays.of(data)
+        self._days = self._school_days.days
+        self._open = self._school_days.open
+        self._first_ordinal = self._school_days.first_ordinal
+        self._term_starts = self._school_days.term_starts
 
     @property
     def school_days(self) -> tuple[date, ...]:
@@ -119,7 +172,7 @@ class SchoolCalendar:
     def is_school_day(self, d: date) -> bool:
         """Whether pupils attend on this date: a weekday in term, not a closure, not a bank holiday."""
         self._check(d)
-        return d in self._day_set
+        return self._open[d.toordinal() - self._first_ordinal] == 1
 
     def next_school_day(self, d: date) -> date:
         """The first school day on or after the date."""

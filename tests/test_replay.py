@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from infra.temporal_client import build_data_converter
+from infra.workflow_runner import share_compiled_code, workflow_runner
 from tests.case_harness import workflow_task_done
 from tests.record_histories import HISTORIES, HISTORY_TEST_KEY, PATHS
 from tests.support import make_settings
@@ -39,9 +40,11 @@ def load_history(path: Path) -> WorkflowHistory:
 
 
 def replayer_for(*workflows: type, base: Path) -> Replayer:
-    """A replayer decoding with the fixed key the histories were recorded with."""
+    """A replayer decoding with the fixed key the histories were recorded with, in the worker's sandbox."""
     settings = make_settings(base, encryption_keys=HISTORY_TEST_KEY)
-    return Replayer(workflows=list(workflows), data_converter=build_data_converter(settings))
+    share_compiled_code()
+    return Replayer(workflows=list(workflows), data_converter=build_data_converter(settings),
+                    workflow_runner=workflow_runner())
 
 
 def test_every_recorded_path_has_a_history() -> None:
