@@ -312,6 +312,8 @@ def main() -> None:
                         help="start the killed worker again this many seconds later")
     parser.add_argument("--no-restart", action="store_true", help="leave the killed worker dead")
     args = parser.parse_args()
+    if args.kill_after is not None and not 0 <= args.kill_after < args.cases:
+        parser.error("--kill-after must be below --cases: the kill is to come mid-run")
     restart = None if args.no_restart else args.restart_after
     runs = asyncio.run(run(args.cases, args.concurrency, args.repeats, args.kill_after, restart))
     report(runs, args.cases, args.concurrency)
