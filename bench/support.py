@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -384,3 +384,79 @@ async def interleaved(rounds: int, per_round: int, contenders: dict[str, Callabl
 def header(title: str) -> None:
     print(f"\n== {title} ==  ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.2f})", flush=True)
+
+
+# -- several workers and APIs on one task queue (bench/scale_out.py) ---------------------------------
+
+
+async def start_worker(settings: Settings, target: str, base: Path, name: str,
+                       extra_env: dict[str, str] | None = None) -> Service:
+    """`python worker.py` as `name` (its log `<name>.log` in `base`), answered once it has logged
+    `worker.started`. Unlike `worker_process` the caller owns it: it may SIGKILL it and start
+    another under a new name; `Service.stop()` when done."""
+    env = service_env(settings, target) | (extra_env or {})
+    service = _spawn(name, [sys.executable, str(REPO / "worker.py")], env, base)
+
+    async def started() -> bool:
+        return b"worker.started" in service.log.read_bytes()
+
+    try:
+        await _wait_for(f"worker {name}", started, service)
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
+async def start_api(settings: Settings, target: str, base: Path, name: str,
+                    extra_env: dict[str, str] | None = None) -> tuple[Service, str]:
+    """`uvicorn api.app:app` as `name` on a free port, answered with its base URL once `/readyz`
+    answers 200; `Service.stop()` when done."""
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log"]
+    service = _spawn(name, args, service_env(settings, target) | (extra_env or {}), base)
+    url = f"http://127.0.0.1:{port}"
+
+    async def ready() -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=2) as c:
+                return (await c.get(f"{url}/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        await _wait_for(f"API {name}", ready, service)
+    except BaseException:
+        service.stop()
+        raise
+    return service, url
+
+
+POSTGRES_URL = os.environ.get("CASEWORK_BENCH_POSTGRES_URL",
+                              os.environ.get("CASEWORK_TEST_POSTGRES_URL",
+                                             "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+
+
+@contextlib.contextmanager
+def postgres_schema(url: str = POSTGRES_URL, prefix: str = "bench") -> Iterator[str]:
+    """A fresh, empty schema `<prefix>_<pid>_<random>` in the PostgreSQL database at `url`, as a
+    SQLAlchemy URL whose search_path is that schema (the processes given it see only it); dropped
+    afterwards. Engines of this process on it are disposed first."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    from readmodel.database import dispose_engines
+
+    admin = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    schema = f"{prefix}_{os.getpid()}_{os.urandom(4).hex()}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        yield make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+    finally:
+        dispose_engines()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
