@@ -7,7 +7,7 @@ This module deliberately does not use `from __future__ import annotations`, like
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -25,7 +25,7 @@ from infra.accounts import display_names, people_with_role
 from infra.document_store import file_name
 from pages.action_forms import FORMS, command_data, enum_choices, form_values, labels
 from pages.case_actions import Refusal, read_case, refusal_from, run_action
-from pages.web import PageRoute, SignedIn, checked_form, render, require_staff, see_other
+from pages.web import PageRoute, SignedIn, checked_form, long_date, render, require_staff, see_other, words
 from readmodel import case_queries
 from readmodel.case_projection import decrypt_personal
 from readmodel.case_search import find_cases
@@ -87,16 +87,16 @@ async def caseload(
     filters = {"stage": stage or None, "overdue": overdue or None, "stalled": stalled or None,
                "officer": officer or None, "school_urn": school if school and school.isdigit() else None}
 
-    def _read(session: Session) -> tuple[list[dict[str, Any]], int, dict[str, str]]:
+    def _read(session: Session) -> tuple[list[CaseloadLine], int]:
         if q and q.strip():
             found = _matching(session, find_cases(session, keyring, q), filters)
             rows, total = found[offset:offset + CASELOAD_PAGE], len(found)
         else:
             rows, total = case_queries.list_cases(session, limit=CASELOAD_PAGE, offset=offset, **filters)
         names = display_names(session, [r.officer for r in rows if r.officer])
-        return [{"row": r, "child": decrypt_personal(r, keyring)["child"]} for r in rows], total, names
+        return [_line(r, decrypt_personal(r, keyring)["child"], names) for r in rows], total
 
-    cases, total, officers = await run_db(request, _read)
+    cases, total = await run_db(request, _read)
     stages = [{"value": "", "text": "Any stage"}] + [
         {"value": s.value, "text": s.value.replace("_", " ").capitalize(), "selected": s.value == stage} for s in Stage
     ]
@@ -109,10 +109,33 @@ async def caseload(
     pages = -(-total // CASELOAD_PAGE)
     return render(request, "caseworker/caseload.html", {
         "title": "Caseload", "cases": cases, "total": total, "stages": stages, "filters": filters,
-        "officers": officers, "q": q or "", "first": offset + 1, "last": offset + len(cases),
+        "q": q or "", "first": offset + 1, "last": offset + len(cases),
         "pagination": {"previous": _link(page - 1) if page > 1 else None,
                        "next": _link(page + 1) if page < pages else None},
     }, who=who)
+
+
+class CaseloadLine(NamedTuple):
+    """One caseload row as the page shows it, in words already (the template only places them)."""
+
+    ref: str
+    child: str
+    school: str
+    stage: str
+    colour: str
+    officer: str
+    deadline: str
+    overdue: bool
+    stalled: bool
+
+
+def _line(row: CaseRow, child: dict[str, Any], officers: dict[str, str]) -> CaseloadLine:
+    return CaseloadLine(
+        ref=row.case_ref, child=f"{child['given_name']} {child['family_name']}", school=row.school_urn,
+        stage=words(row.stage), colour="grey" if row.stage == Stage.CLOSED.value else "blue",
+        officer=officers.get(row.officer, row.officer) if row.officer else "",
+        deadline=long_date(row.next_deadline), overdue=bool(row.overdue), stalled=bool(row.stalled),
+    )
 
 
 def _matching(session: Session, refs: list[str], filters: dict[str, Any]) -> list[CaseRow]:

@@ -52,7 +52,7 @@ templates = Environment(
 )
 
 
-def _long_date(value: date | datetime | None) -> str:
+def long_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -60,7 +60,7 @@ def _long_date(value: date | datetime | None) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
-def _words(value: Any) -> str:
+def words(value: Any) -> str:
     """`home_tuition` -> `Home tuition`: enum values as a person reads them (`LABELS` where needed)."""
     raw = str(getattr(value, "value", value) or "")
     if raw in LABELS:
@@ -81,8 +81,8 @@ def _select_item(choice: tuple[str, str], current: str) -> dict[str, Any]:
     return {"value": choice[0], "text": choice[1], "selected": choice[0] == current}
 
 
-templates.filters["long_date"] = _long_date
-templates.filters["words"] = _words
+templates.filters["long_date"] = long_date
+templates.filters["words"] = words
 templates.filters["radio_item"] = _radio_item
 templates.filters["check_item"] = _check_item
 templates.filters["select_item"] = _select_item
