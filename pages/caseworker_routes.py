@@ -24,7 +24,8 @@ from domain.stages import Action, Stage
 from infra.accounts import display_names, people_with_role
 from infra.document_store import file_name
 from pages.action_forms import FORMS, command_data, enum_choices, form_values, labels
-from pages.case_actions import Refusal, read_case, refusal_from, run_action
+from pages.case_actions import Refusal, check_form, read_case, refusal_from, run_action
+from pages.form_errors import in_users_words
 from pages.web import PageRoute, SignedIn, checked_form, long_date, render, require_staff, see_other, words
 from readmodel import case_queries
 from readmodel.case_projection import decrypt_personal
@@ -32,6 +33,9 @@ from readmodel.case_search import find_cases
 from readmodel.tables import CaseRow, DocumentRow
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+#: A well-formed document reference for checking the evidence form before its upload is stored.
+UNSTORED = "doc-" + "0" * 64
 
 #: Cases a caseload page shows (as many as `GET /cases` answers by default).
 CASELOAD_PAGE = 50
@@ -198,6 +202,7 @@ async def _action_page(request: Request, who: SignedIn, view: CaseView, action: 
     spec = FORMS[action]
     people = await run_db(request, lambda s: people_with_role(s, Role.CASEWORKER) + people_with_role(s, Role.SUPERVISOR))
     s = view.state
+    refusal = in_users_words(refusal, spec.fields, dict(spec.aliases)) if refusal else None
     return render(request, "caseworker/action.html", {
         "title": spec.title, "spec": spec, "s": s,
         "allowed": action.value in offered_to(who.person.role, view.allowed_actions),
@@ -233,10 +238,17 @@ async def case_action(request: Request, case_ref: str, action_name: str,
     values = form_values(spec.fields, form)
     data = command_data(spec, values)
     key = str(form.get("idempotency_key") or "")
-    outcome: CaseView | Refusal
-    if action is Action.RECORD_EVIDENCE:
-        outcome = await _upload_evidence(request, who, case_ref, form.get("document"), data, key)
-    else:
+    evidence = action is Action.RECORD_EVIDENCE
+    # Checked before anything is stored or sent (the upload's own reference stands in until it is stored).
+    outcome: CaseView | Refusal | None = check_form(spec, values, {**data, "document_ref": UNSTORED} if evidence else data,
+                                                    who.principal)
+    upload = form.get("document")
+    if isinstance(outcome, Refusal) and evidence and not (isinstance(upload, UploadFile) and upload.filename):
+        outcome.fields.setdefault("document", "Field required")
+        outcome.kinds.setdefault("document", "missing")
+    if outcome is None and evidence:
+        outcome = await _upload_evidence(request, who, case_ref, upload, data, key)
+    elif outcome is None:
         outcome = await run_action(request, who, case_ref, action, data, key)
     if isinstance(outcome, Refusal):
         view = await read_case(request, who, case_ref, f"case page ({action.value} form)")
@@ -248,12 +260,13 @@ async def _upload_evidence(request: Request, who: SignedIn, case_ref: str, uploa
                            data: dict[str, Any], key: str) -> CaseView | Refusal:
     """Store the document (the API's checks: content type, size), then record it on the case."""
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return Refusal("Choose the letter or document to upload", {"document": "Choose the letter or document to upload"})
+        return Refusal("Choose the letter or document to upload", {"document": "Choose the letter or document to upload"},
+                       worded=frozenset({"document"}))
     limit = services(request).settings.max_document_bytes
     content = await upload.read(limit + 1)
     if not content or len(content) > limit:
         message = "The file is empty" if not content else f"The file must be smaller than {limit // (1024 * 1024)} MB"
-        return Refusal(message, {"document": message})
+        return Refusal(message, {"document": message}, worded=frozenset({"document"}))
     if await visible_case_row(request, who.principal, case_ref) is None:
         raise case_not_found(case_ref)
     try:
