@@ -68,7 +68,8 @@ def _sentence(message: str) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
             message = message[len(prefix):]
-    return message[:1].upper() + message[1:]
+    first = message.split(" ", 1)[0]
+    return message[:1].upper() + message[1:] if first.isalpha() else message  # never `End_date`
 
 
 def refusal_of(problem: dict[str, Any]) -> Refusal:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from starlette.datastructures import FormData
@@ -86,7 +85,7 @@ def test_typed_values_that_are_not_dates_or_numbers_are_named() -> None:
 def test_a_rules_refusal_keeps_the_apis_reason() -> None:
     spec = FORMS[Action.AGREE_REINTEGRATION_PLAN]
     fields, summary = refused(spec, {"start_date": "1/10/2026", "end_date": "1/9/2026", "hours_per_week": "15"})
-    assert fields == {} and summary == ["End_date must be after start_date"]
+    assert fields == {} and summary == ["end_date must be after start_date"]
     # The workflow's own refusal of a field (a rule about this case) keeps its words, after the label.
     rule = Refusal("The command is not valid for this case.", {"on": "must be a school day"}, {"on": "invalid_for_case"})
     worded = in_users_words(rule, FORMS[Action.SCHEDULE_REVIEW].fields)
