@@ -129,7 +129,7 @@ FORMS: dict[Action, ActionForm] = {
                       missing="Select who to ask for evidence"),
         )),
         ActionForm(Action.RECORD_EVIDENCE, "Record evidence received", "Upload and record evidence", (
-            FormField("document", "The letter or document", "file", hint="PDF, PNG or JPEG",
+            FormField("document", "The letter or document", "file", hint="PDF, Word (.docx), PNG, JPEG or plain text",
                       missing="Choose the letter or document to upload"),
             FormField("kind", "What it is", "select", choices=enum_choices(EvidenceKind), missing="Select what the evidence is"),
             FormField("professional_id", "Who sent it", "select", choices_from="professionals", optional=True,

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
@@ -227,8 +228,8 @@ _ERROR_TITLES = {
 }
 
 
-def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
-    title = _ERROR_TITLES.get(status, "Sorry, there is a problem with the service")
+def error_page(request: Request, status: int, detail: str, title: str | None = None) -> HTMLResponse:
+    title = title or _ERROR_TITLES.get(status, "Sorry, there is a problem with the service")
     return render(request, "error.html", {"title": title, "detail": detail}, status_code=status)
 
 
@@ -242,6 +243,9 @@ class PageRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except RequestValidationError:  # a query or path a link never makes (page=abc): no JSON on a page
+                return error_page(request, 400, "Check the web address is correct, or go back and use the page's "
+                                  "own links and filters.", title="Sorry, there is a problem with the web address")
             except SignInRequired:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return see_other("/sign-in?next=" + quote(target, safe=""))
