@@ -75,7 +75,7 @@ def _sentence(message: str) -> str:
 def refusal_of(problem: dict[str, Any]) -> Refusal:
     fields: dict[str, str] = {}
     kinds: dict[str, str] = {}
-    detail = str(problem.get("detail") or "This could not be done.")
+    detail = _sentence(str(problem.get("detail") or "This could not be done."))
     for error in problem.get("errors") or []:
         name = str(error.get("field", ""))
         message = str(error.get("message", "is not valid"))
