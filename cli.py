@@ -8,6 +8,7 @@
     casework accounts list
     casework accounts disable USERNAME
     casework accounts ensure-demo                                         development only
+    casework search reindex [--batch N] [--all]
 
 Tokens are stored only as SHA-256 hashes, so a token cannot be shown again: `keys create` prints it
 once. `keys ensure-demo` creates one demo key per role (the school key for URN 120001) and prints
@@ -17,6 +18,11 @@ same on every run and every machine — which is why it refuses to run in produc
 Accounts are for people signing in to the pages. `accounts create` reads the password from the
 terminal (twice), or one line from standard input with `--password-stdin`. `accounts ensure-demo`
 creates one demo account per role and prints `role<TAB>username<TAB>password<TAB>display name`.
+
+`search reindex` writes the search index's tokens for every case that has none (cases stored before
+the index existed), a batch a transaction, showing progress on standard error; run it again to
+resume, and it finds nothing more to do. `--all` rewrites every case's tokens. It needs the
+service's encryption keys (`CASEWORK_ENCRYPTION_KEYS`), which is why it is not a migration.
 """
 
 from __future__ import annotations
@@ -233,6 +239,42 @@ def _accounts_ensure_demo(args: argparse.Namespace, engine: object, out: TextIO)
     return 1 if problems else 0
 
 
+def _search_reindex(args: argparse.Namespace, engine: object, out: TextIO, settings: Any) -> int:
+    from infra.encryption import Keyring
+    from readmodel.search_reindex import reindex
+
+    def _progress(done: int, to_do: int) -> None:
+        print(f"{done} of {to_do} cases", file=sys.stderr, flush=True)
+
+    done = reindex(engine, Keyring.from_settings(settings), batch=args.batch,  # type: ignore[arg-type]
+                   everything=args.all, progress=_progress)
+    print(f"indexed {done.indexed} cases; {done.already_indexed} already indexed; "
+          f"{done.unreadable} could not be read", file=out)
+    if done.unreadable:
+        print("error: some cases could not be decrypted with the keys given (is a retired key missing "
+              "from CASEWORK_ENCRYPTION_KEYS?); they are not searchable", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _add_search_parser(commands: Any) -> None:
+    search = commands.add_parser(
+        "search", help="the search index of children's names, UPNs and dates of birth",
+        description="Maintain the blind index the caseload's search uses.",
+    )
+    sub = search.add_subparsers(dest="search_command", required=True, metavar="SEARCH_COMMAND")
+    again = sub.add_parser("reindex", help="index the cases that are not in the search index yet")
+    again.add_argument("--batch", type=_positive, default=500, metavar="N", help="cases per transaction (default 500)")
+    again.add_argument("--all", action="store_true", help="rewrite every case's tokens, not only missing ones")
+
+
 def _add_accounts_parser(commands: Any) -> None:
     accounts = commands.add_parser(
         "accounts", help="people who sign in to the pages",
@@ -284,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ensure-demo", help="create the demo keys if absent and print role<TAB>token (development only)"
     )
     _add_accounts_parser(commands)
+    _add_search_parser(commands)
     return parser
 
 
@@ -312,6 +355,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     try:
         _prepare_database(settings.database_url)
         engine = make_engine(settings.database_url)
+        if args.command == "search":
+            return _search_reindex(args, engine, out, settings)
         if args.command == "accounts":
             return {
                 "create": _accounts_create,

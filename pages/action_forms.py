@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -52,6 +53,12 @@ class FormField:
     #: Choices that come from the case (professionals, officers): filled in when the form is shown.
     choices_from: str | None = None
     optional: bool = False
+    #: The error when it is left empty ("Enter the meeting date"); else made from `called` or the label.
+    missing: str | None = None
+    #: How a sentence names the field when its label does not read as one ("The date of the change").
+    called: str | None = None
+    #: The error when what was typed is not a value of its kind; else "... must be a real date" etc.
+    invalid: str | None = None
 
     @property
     def id(self) -> str:
@@ -66,6 +73,14 @@ class ActionForm:
     fields: tuple[FormField, ...] = ()
     #: Turns the parsed fields into the command's data, when they differ.
     shape: Callable[[dict[str, Any]], dict[str, Any]] | None = field(default=None, compare=False)
+    #: The command's name for a field (as an error's field id) -> the form field's id, when they differ.
+    aliases: tuple[tuple[str, str], ...] = ()
+    #: Fields of which one is enough (the first one's `missing` says so); the others are required.
+    one_of: tuple[str, ...] = ()
+
+
+#: Fields whose value is picked, not typed: "Select ...", not "Enter ...".
+CHOICE_KINDS = frozenset({"radios", "select", "checkboxes"})
 
 
 def field_id(name: str) -> str:
@@ -88,84 +103,110 @@ FORMS: dict[Action, ActionForm] = {
     f.action: f
     for f in (
         ActionForm(Action.RECORD_ABSENCE_DAYS, "Record school days missed", "Record days missed", (
-            FormField("days", "School days missed", "lines", hint="One date a line, for example 19/1/2026"),
-            FormField("expected_return", "Expected return to school", "date", optional=True),
-        )),
+            FormField("days", "School days missed", "lines", hint="One date a line, for example 19/1/2026",
+                      missing="Enter the school days missed, or the expected return date",
+                      invalid="Each school day missed must be a real date, for example 19/1/2026"),
+            FormField("expected_return", "Expected return to school", "date", optional=True,
+                      called="The expected return date"),
+        ), one_of=("days", "expected_return")),
         ActionForm(Action.REQUEST_CONSENT, "Ask the parent for consent", "Send the consent request"),
         ActionForm(Action.RECORD_CONSENT, "Record the parent's consent decision", "Record consent", (
-            FormField("decision", "The parent's decision", "radios", choices=enum_choices(ConsentDecision)),
+            FormField("decision", "The parent's decision", "radios", choices=enum_choices(ConsentDecision),
+                      missing="Select the parent's decision"),
             FormField("professional_name", "Health professional the parent agreed we may contact",
-                      optional=True, hint="For example, Dr A Consultant"),
-            FormField("professional_role", "Their role", "select", choices=enum_choices(ProfessionalRole), optional=True),
-            FormField("professional_email", "Their email address", optional=True),
-        ), shape=_professional),
+                      optional=True, hint="For example, Dr A Consultant",
+                      missing="Enter the name of the health professional the parent agreed we may contact"),
+            FormField("professional_role", "Their role", "select", choices=enum_choices(ProfessionalRole), optional=True,
+                      missing="Select the health professional's role"),
+            FormField("professional_email", "Their email address", optional=True,
+                      invalid="Enter their email address in the correct format, like name@example.com"),
+        ), shape=_professional, aliases=(("professionals-0-name", "professional-name"),
+                                         ("professionals-0-role", "professional-role"),
+                                         ("professionals-0-email", "professional-email"),
+                                         ("professionals-0-id", "professional-role"))),
         ActionForm(Action.REQUEST_EVIDENCE, "Ask health professionals for evidence", "Send evidence requests", (
-            FormField("professional_ids", "Ask", "checkboxes", choices_from="professionals"),
+            FormField("professional_ids", "Ask", "checkboxes", choices_from="professionals",
+                      missing="Select who to ask for evidence"),
         )),
         ActionForm(Action.RECORD_EVIDENCE, "Record evidence received", "Upload and record evidence", (
-            FormField("document", "The letter or document", "file", hint="PDF, PNG or JPEG"),
-            FormField("kind", "What it is", "select", choices=enum_choices(EvidenceKind)),
-            FormField("professional_id", "Who sent it", "select", choices_from="professionals", optional=True),
-        )),
+            FormField("document", "The letter or document", "file", hint="PDF, Word (.docx), PNG, JPEG or plain text",
+                      missing="Choose the letter or document to upload"),
+            FormField("kind", "What it is", "select", choices=enum_choices(EvidenceKind), missing="Select what the evidence is"),
+            FormField("professional_id", "Who sent it", "select", choices_from="professionals", optional=True,
+                      missing="Select who sent it"),
+        ), aliases=(("document-ref", "document"),)),
         ActionForm(Action.DECIDE, "Decide the referral", "Record the decision", (
-            FormField("outcome", "Decision", "radios", choices=enum_choices(DecisionOutcome)),
-            FormField("reason", "Reasons (the parent's letter gives them)", "textarea"),
+            FormField("outcome", "Decision", "radios", choices=enum_choices(DecisionOutcome), missing="Select a decision"),
+            FormField("reason", "Reasons (the parent's letter gives them)", "textarea",
+                      missing="Enter the reasons for the decision", called="The reasons"),
         )),
         ActionForm(Action.COMMISSION_PROVISION, "Commission provision", "Commission provision", (
-            FormField("provisions.0.kind", "Kind of provision", "select", choices=enum_choices(ProvisionKind)),
-            FormField("provisions.0.provider", "Provider"),
-            FormField("provisions.0.hours_per_week", "Hours a week", "number"),
-            FormField("provisions.0.start_date", "Start date", "date"),
-            FormField("provisions.0.weekly_cost", "Weekly cost in pounds", "number"),
-            FormField("officer", "Named education officer", "select", choices_from="officers", optional=True),
+            FormField("provisions.0.kind", "Kind of provision", "select", choices=enum_choices(ProvisionKind),
+                      missing="Select the kind of provision"),
+            FormField("provisions.0.provider", "Provider", missing="Enter the provider", called="The provider"),
+            FormField("provisions.0.hours_per_week", "Hours a week", "number", missing="Enter the hours a week"),
+            FormField("provisions.0.start_date", "Start date", "date", missing="Enter the start date"),
+            FormField("provisions.0.weekly_cost", "Weekly cost in pounds", "number", missing="Enter the weekly cost in pounds",
+                      called="The weekly cost"),
+            FormField("officer", "Named education officer", "select", choices_from="officers", optional=True,
+                      missing="Select the named education officer"),
             FormField("part_time_health_reason", "If part time: why full time is not in the child's interests "
                       "for health reasons", "textarea", optional=True),
         )),
         ActionForm(Action.ASSIGN_OFFICER, "Name the education officer", "Name the officer", (
-            FormField("officer", "Named education officer", "select", choices_from="officers"),
+            FormField("officer", "Named education officer", "select", choices_from="officers",
+                      missing="Select the named education officer"),
         )),
         ActionForm(Action.SCHEDULE_REVIEW, "Schedule a TAS review", "Schedule the review", (
-            FormField("on", "Meeting date", "date"),
+            FormField("on", "Meeting date", "date", missing="Enter the meeting date"),
         )),
         ActionForm(Action.RECORD_REVIEW_OUTCOME, "Record a review's outcome", "Record the outcome", (
-            FormField("outcome", "Outcome", "radios", choices=enum_choices(ReviewOutcome)),
-            FormField("held_on", "Date the meeting was held", "date"),
+            FormField("outcome", "Outcome", "radios", choices=enum_choices(ReviewOutcome), missing="Select the outcome"),
+            FormField("held_on", "Date the meeting was held", "date", missing="Enter the date the meeting was held"),
             FormField("notes", "Notes", "textarea", optional=True),
-            FormField("close_outcome", "If closing: why", "select", choices=enum_choices(CloseOutcome), optional=True),
+            FormField("close_outcome", "If closing: why", "select", choices=enum_choices(CloseOutcome), optional=True,
+                      missing="Select why the case closes"),
         )),
         ActionForm(Action.RECORD_HOSPITAL_ADMISSION, "Record a hospital admission", "Record the admission", (
-            FormField("admitted_on", "Admitted on", "date"),
-            FormField("hospital", "Hospital"),
+            FormField("admitted_on", "Admitted on", "date", missing="Enter the date of admission",
+                      called="The date of admission"),
+            FormField("hospital", "Hospital", missing="Enter the hospital", called="The hospital"),
         )),
         ActionForm(Action.RECORD_HOSPITAL_DISCHARGE, "Record a hospital discharge", "Record the discharge", (
-            FormField("discharged_on", "Discharged on", "date"),
+            FormField("discharged_on", "Discharged on", "date", missing="Enter the date of discharge",
+                      called="The date of discharge"),
         )),
         ActionForm(Action.AGREE_REINTEGRATION_PLAN, "Agree a reintegration plan", "Agree the plan", (
-            FormField("start_date", "Part-time timetable starts", "date"),
-            FormField("end_date", "Full time by", "date", hint="A part-time timetable must have an end date"),
-            FormField("hours_per_week", "Hours a week", "number"),
+            FormField("start_date", "Part-time timetable starts", "date", missing="Enter the date the part-time timetable starts",
+                      called="The start of the part-time timetable"),
+            FormField("end_date", "Full time by", "date", hint="A part-time timetable must have an end date",
+                      missing="Enter the date the child will be full time by", called="The full-time date"),
+            FormField("hours_per_week", "Hours a week", "number", missing="Enter the hours a week"),
         )),
         ActionForm(Action.EXTEND_REINTEGRATION, "Extend the reintegration plan", "Extend the plan", (
-            FormField("new_end_date", "New end date", "date"),
-            FormField("reason", "Reason for the extension", "textarea"),
+            FormField("new_end_date", "New end date", "date", missing="Enter the new end date"),
+            FormField("reason", "Reason for the extension", "textarea", missing="Enter the reason for the extension"),
         )),
         ActionForm(Action.CONFIRM_FULL_TIME_RETURN, "Confirm the child is back full time", "Confirm the return", (
-            FormField("returned_on", "Back full time from", "date"),
+            FormField("returned_on", "Back full time from", "date", missing="Enter the date the child was back full time",
+                      called="The date the child was back full time"),
         )),
         ActionForm(Action.CHANGE_SCHOOL, "Record a change of school", "Record the change", (
-            FormField("new_school_urn", "New school's URN", hint="6 digits"),
-            FormField("effective_on", "From", "date"),
+            FormField("new_school_urn", "New school's URN", hint="6 digits", missing="Enter the new school's URN",
+                      invalid="The new school's URN must be 6 digits"),
+            FormField("effective_on", "From", "date", missing="Enter the date of the change", called="The date of the change"),
         )),
         ActionForm(Action.ADD_NOTE, "Add a note", "Add the note", (
-            FormField("text", "Note", "textarea"),
+            FormField("text", "Note", "textarea", missing="Enter the note", called="The note"),
         )),
         ActionForm(Action.CLOSE, "Close the case", "Close the case", (
-            FormField("outcome", "Why the case closes", "select", choices=enum_choices(CloseOutcome)),
-            FormField("reason", "Details", "textarea", optional=True),
-            FormField("closed_on", "Closed on", "date", optional=True),
+            FormField("outcome", "Why the case closes", "select", choices=enum_choices(CloseOutcome),
+                      missing="Select why the case closes"),
+            FormField("reason", "Details", "textarea", optional=True, called="The details"),
+            FormField("closed_on", "Closed on", "date", optional=True, called="The closing date"),
         )),
         ActionForm(Action.REOPEN, "Reopen the case (closed in error)", "Reopen the case", (
-            FormField("reason", "Why the closure was wrong", "textarea"),
+            FormField("reason", "Why the closure was wrong", "textarea", missing="Enter why the closure was wrong"),
         )),
     )
 }
@@ -186,6 +227,22 @@ def iso_date(text: str) -> str:
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
+#: Sent in place of a date field's text when it is not a real date: the command then refuses it as a
+#: date (left as typed, "0" or "20" would be read as seconds since 1970).
+NOT_A_DATE = "not a date"
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date_or_not(text: str) -> str:
+    try:
+        if _ISO_DATE.match(text):
+            date.fromisoformat(text)
+            return text
+    except ValueError:
+        pass
+    return NOT_A_DATE
+
+
 def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
     """`provisions.0.kind` -> data["provisions"][0]["kind"]."""
     parts = dotted.split(".")
@@ -199,7 +256,12 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
         else:
             here = here.setdefault(key, [] if following.isdigit() else {})
     last = parts[-1]
-    here[int(last) if last.isdigit() else last] = value
+    if isinstance(here, list):
+        while len(here) <= int(last):
+            here.append({})
+        here[int(last)] = value
+    else:
+        here[last] = value
 
 
 def _get(data: dict[str, Any], dotted: str) -> Any:
@@ -216,6 +278,16 @@ def _get(data: dict[str, Any], dotted: str) -> Any:
 
 def labels(fields: Sequence[FormField]) -> dict[str, str]:
     return {f.id: f.label for f in fields}
+
+
+def left_empty(spec: ActionForm, values: dict[str, str | list[str]]) -> list[FormField]:
+    """The form's required fields sent empty (a file is checked where it is stored)."""
+    empty = [f for f in spec.fields if f.kind != "file" and not values.get(f.name)]
+    if spec.one_of:
+        wanted = [f for f in spec.fields if f.name in spec.one_of]
+        chosen = [] if any(values.get(f.name) for f in wanted) else wanted[:1]
+        return chosen + [f for f in empty if not f.optional and f.name not in spec.one_of]
+    return [f for f in empty if not f.optional]
 
 
 def form_values(fields: Sequence[FormField], form: FormData) -> dict[str, str | list[str]]:
@@ -244,7 +316,9 @@ def data_from(fields: Sequence[FormField], values: dict[str, str | list[str]]) -
             continue
         value = values.get(f.name)
         if f.kind == "lines" and isinstance(value, str):
-            value = [iso_date(v) for v in _SPLIT.split(value) if v]
+            value = [_date_or_not(iso_date(v)) for v in _SPLIT.split(value) if v]
+        elif f.kind == "date" and isinstance(value, str) and value:
+            value = _date_or_not(value)
         if value in ("", None) or (value == [] and f.kind != "checkboxes"):
             if "." in f.name:  # an empty nested object still names its missing fields one by one
                 _set(data, f.name.rsplit(".", 1)[0], _get(data, f.name.rsplit(".", 1)[0]) or {})

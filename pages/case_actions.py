@@ -27,7 +27,7 @@ from api.problems import ProblemError, field_errors, update_failed_problem
 from domain.case_state import CaseView
 from domain.case_transitions import COMMAND_TYPES
 from domain.stages import Action
-from pages.action_forms import field_id
+from pages.action_forms import ActionForm, field_id, left_empty
 from pages.web import SignedIn
 
 #: Statuses that are the person's to fix on the form (the rest are error pages).
@@ -36,34 +36,58 @@ FORM_STATUSES = frozenset({409, 413, 415, 422})
 
 @dataclass
 class Refusal:
-    """Why the API refused: its detail, and its messages per form field."""
+    """Why the API refused: its detail, and its messages per form field. `kinds` holds the type of a
+    field's validation error (pydantic's: `missing`, `date_from_datetime_parsing`, ...; none for a
+    rule's refusal); `worded` the fields whose message is a whole sentence in the users' words
+    (`pages.form_errors`), shown as it is in the summary, where any other is put after its label."""
 
     detail: str
     fields: dict[str, str] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    worded: frozenset[str] = frozenset()
 
     def summary(
         self, first_field: str | None = None, prefix: str = "", labels: dict[str, str] | None = None
     ) -> list[dict[str, str]]:
-        """The error summary's list: one line per field (its label and the API's message, linking to
-        it), or the detail. `prefix` is the form's, on a page with several forms."""
+        """The error summary's list: one line per field (its message, after its label unless the
+        message names the field itself, linking to it), or the detail. `prefix` is the form's, on a
+        page with several forms."""
         if self.fields:
             names = labels or {}
             return [
-                {"text": f"{names.get(fid, fid.replace('-', ' ').capitalize())}: {text}", "href": f"#{prefix}{fid}"}
+                {"text": text if fid in self.worded else f"{names.get(fid, fid.replace('-', ' ').capitalize())}: {text}",
+                 "href": f"#{prefix}{fid}"}
                 for fid, text in self.fields.items()
             ]
         target = f"#{prefix}{first_field}" if first_field else f"#{prefix}form" if prefix else "#main-content"
         return [{"text": self.detail, "href": target}]
 
 
+def _sentence(message: str) -> str:
+    """A validator's own message (`Value error, end_date must be ...`) without pydantic's prefix."""
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    first = message.split(" ", 1)[0]
+    return message[:1].upper() + message[1:] if first.isalpha() else message  # never `End_date`
+
+
 def refusal_of(problem: dict[str, Any]) -> Refusal:
     fields: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+    detail = _sentence(str(problem.get("detail") or "This could not be done."))
     for error in problem.get("errors") or []:
         name = str(error.get("field", ""))
-        if name.startswith("body."):
-            name = name[len("body."):]
-            fields.setdefault(field_id(name), str(error.get("message", "is not valid")))
-    return Refusal(detail=str(problem.get("detail") or "This could not be done."), fields=fields)
+        message = str(error.get("message", "is not valid"))
+        if name == "body":  # the command's own cross-field check: its reason is the whole refusal
+            detail = _sentence(message)
+        elif name.startswith("body."):
+            fid = field_id(name[len("body."):])
+            if fid not in fields:
+                fields[fid] = _sentence(message) if error.get("type") == "value_error" else message
+                if error.get("type"):
+                    kinds[fid] = str(error["type"])
+    return Refusal(detail=detail, fields=fields, kinds=kinds)
 
 
 def refusal_from(exc: Exception) -> Refusal | None:
@@ -75,6 +99,26 @@ def refusal_from(exc: Exception) -> Refusal | None:
         if answer.status_code in FORM_STATUSES:
             return refusal_of(json.loads(bytes(answer.body)))
     return None
+
+
+def check_form(spec: ActionForm, values: dict[str, Any], data: dict[str, Any], principal: Any) -> Refusal | None:
+    """The form's problems before anything is sent: the command's own validation (as the API would
+    answer it) and any required field left empty, together, so that one answer names them all."""
+    try:
+        build_command(COMMAND_TYPES[spec.action], {**data, "caller_writes_read_model": True}, principal)
+        refusal = None
+    except ProblemError as exc:
+        refusal = refusal_from(exc)
+        if refusal is None:
+            raise
+    empty = left_empty(spec, values)
+    if not empty:
+        return refusal
+    refusal = refusal or Refusal("The form is not complete.")
+    for f in empty:
+        refusal.fields.setdefault(f.id, "Field required")
+        refusal.kinds.setdefault(f.id, "missing")
+    return refusal
 
 
 async def run_action(

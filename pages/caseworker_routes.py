@@ -7,7 +7,7 @@ This module deliberately does not use `from __future__ import annotations`, like
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -24,14 +24,18 @@ from domain.stages import Action, Stage
 from infra.accounts import display_names, people_with_role
 from infra.document_store import file_name
 from pages.action_forms import FORMS, command_data, enum_choices, form_values, labels
-from pages.case_actions import Refusal, read_case, refusal_from, run_action
-from pages.web import PageRoute, SignedIn, checked_form, render, require_staff, see_other
+from pages.case_actions import Refusal, check_form, read_case, refusal_from, run_action
+from pages.form_errors import in_users_words
+from pages.web import PageRoute, SignedIn, checked_form, long_date, render, require_staff, see_other, words
 from readmodel import case_queries
 from readmodel.case_projection import decrypt_personal
 from readmodel.case_search import find_cases
 from readmodel.tables import CaseRow, DocumentRow
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+#: A well-formed document reference for checking the evidence form before its upload is stored.
+UNSTORED = "doc-" + "0" * 64
 
 #: Cases a caseload page shows (as many as `GET /cases` answers by default).
 CASELOAD_PAGE = 50
@@ -87,16 +91,16 @@ async def caseload(
     filters = {"stage": stage or None, "overdue": overdue or None, "stalled": stalled or None,
                "officer": officer or None, "school_urn": school if school and school.isdigit() else None}
 
-    def _read(session: Session) -> tuple[list[dict[str, Any]], int, dict[str, str]]:
+    def _read(session: Session) -> tuple[list[CaseloadLine], int]:
         if q and q.strip():
             found = _matching(session, find_cases(session, keyring, q), filters)
             rows, total = found[offset:offset + CASELOAD_PAGE], len(found)
         else:
             rows, total = case_queries.list_cases(session, limit=CASELOAD_PAGE, offset=offset, **filters)
         names = display_names(session, [r.officer for r in rows if r.officer])
-        return [{"row": r, "child": decrypt_personal(r, keyring)["child"]} for r in rows], total, names
+        return [_line(r, decrypt_personal(r, keyring)["child"], names) for r in rows], total
 
-    cases, total, officers = await run_db(request, _read)
+    cases, total = await run_db(request, _read)
     stages = [{"value": "", "text": "Any stage"}] + [
         {"value": s.value, "text": s.value.replace("_", " ").capitalize(), "selected": s.value == stage} for s in Stage
     ]
@@ -109,10 +113,33 @@ async def caseload(
     pages = -(-total // CASELOAD_PAGE)
     return render(request, "caseworker/caseload.html", {
         "title": "Caseload", "cases": cases, "total": total, "stages": stages, "filters": filters,
-        "officers": officers, "q": q or "", "first": offset + 1, "last": offset + len(cases),
+        "q": q or "", "first": offset + 1, "last": offset + len(cases),
         "pagination": {"previous": _link(page - 1) if page > 1 else None,
                        "next": _link(page + 1) if page < pages else None},
     }, who=who)
+
+
+class CaseloadLine(NamedTuple):
+    """One caseload row as the page shows it, in words already (the template only places them)."""
+
+    ref: str
+    child: str
+    school: str
+    stage: str
+    colour: str
+    officer: str
+    deadline: str
+    overdue: bool
+    stalled: bool
+
+
+def _line(row: CaseRow, child: dict[str, Any], officers: dict[str, str]) -> CaseloadLine:
+    return CaseloadLine(
+        ref=row.case_ref, child=f"{child['given_name']} {child['family_name']}", school=row.school_urn,
+        stage=words(row.stage), colour="grey" if row.stage == Stage.CLOSED.value else "blue",
+        officer=officers.get(row.officer, row.officer) if row.officer else "",
+        deadline=long_date(row.next_deadline), overdue=bool(row.overdue), stalled=bool(row.stalled),
+    )
 
 
 def _matching(session: Session, refs: list[str], filters: dict[str, Any]) -> list[CaseRow]:
@@ -175,6 +202,7 @@ async def _action_page(request: Request, who: SignedIn, view: CaseView, action: 
     spec = FORMS[action]
     people = await run_db(request, lambda s: people_with_role(s, Role.CASEWORKER) + people_with_role(s, Role.SUPERVISOR))
     s = view.state
+    refusal = in_users_words(refusal, spec.fields, dict(spec.aliases)) if refusal else None
     return render(request, "caseworker/action.html", {
         "title": spec.title, "spec": spec, "s": s,
         "allowed": action.value in offered_to(who.person.role, view.allowed_actions),
@@ -210,10 +238,17 @@ async def case_action(request: Request, case_ref: str, action_name: str,
     values = form_values(spec.fields, form)
     data = command_data(spec, values)
     key = str(form.get("idempotency_key") or "")
-    outcome: CaseView | Refusal
-    if action is Action.RECORD_EVIDENCE:
-        outcome = await _upload_evidence(request, who, case_ref, form.get("document"), data, key)
-    else:
+    evidence = action is Action.RECORD_EVIDENCE
+    # Checked before anything is stored or sent (the upload's own reference stands in until it is stored).
+    outcome: CaseView | Refusal | None = check_form(spec, values, {**data, "document_ref": UNSTORED} if evidence else data,
+                                                    who.principal)
+    upload = form.get("document")
+    if isinstance(outcome, Refusal) and evidence and not (isinstance(upload, UploadFile) and upload.filename):
+        outcome.fields.setdefault("document", "Field required")
+        outcome.kinds.setdefault("document", "missing")
+    if outcome is None and evidence:
+        outcome = await _upload_evidence(request, who, case_ref, upload, data, key)
+    elif outcome is None:
         outcome = await run_action(request, who, case_ref, action, data, key)
     if isinstance(outcome, Refusal):
         view = await read_case(request, who, case_ref, f"case page ({action.value} form)")
@@ -225,12 +260,13 @@ async def _upload_evidence(request: Request, who: SignedIn, case_ref: str, uploa
                            data: dict[str, Any], key: str) -> CaseView | Refusal:
     """Store the document (the API's checks: content type, size), then record it on the case."""
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return Refusal("Choose the letter or document to upload", {"document": "Choose the letter or document to upload"})
+        return Refusal("Choose the letter or document to upload", {"document": "Choose the letter or document to upload"},
+                       worded=frozenset({"document"}))
     limit = services(request).settings.max_document_bytes
     content = await upload.read(limit + 1)
     if not content or len(content) > limit:
         message = "The file is empty" if not content else f"The file must be smaller than {limit // (1024 * 1024)} MB"
-        return Refusal(message, {"document": message})
+        return Refusal(message, {"document": message}, worded=frozenset({"document"}))
     if await visible_case_row(request, who.principal, case_ref) is None:
         raise case_not_found(case_ref)
     try:

@@ -17,7 +17,8 @@ from domain.case_commands import AbsenceReason
 from domain.stages import Action
 from infra.accounts import display_names
 from pages.action_forms import FORMS, FormField, command_data, data_from, enum_choices, form_values, labels
-from pages.case_actions import Refusal, read_case, refusal_from, run_action, validated
+from pages.case_actions import Refusal, check_form, read_case, refusal_from, run_action, validated
+from pages.form_errors import in_users_words
 from pages.web import PageRoute, SignedIn, checked_form, render, require_school, see_other
 from readmodel import case_queries
 from readmodel.case_projection import decrypt_personal
@@ -27,21 +28,29 @@ from readmodel.tables import CaseRow
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 NOTIFY_FIELDS: tuple[FormField, ...] = (
-    FormField("child.given_name", "Child's first name"),
-    FormField("child.family_name", "Child's last name"),
-    FormField("child.date_of_birth", "Child's date of birth", "date"),
-    FormField("child.upn", "Unique pupil number (UPN)", optional=True),
-    FormField("parent.name", "Parent or carer's name"),
+    FormField("child.given_name", "Child's first name", missing="Enter the child's first name"),
+    FormField("child.family_name", "Child's last name", missing="Enter the child's last name"),
+    FormField("child.date_of_birth", "Child's date of birth", "date", missing="Enter the child's date of birth",
+              called="Date of birth"),
+    FormField("child.upn", "Unique pupil number (UPN)", optional=True,
+              invalid="The UPN must be a letter, 11 digits, then a letter or a digit, like A12345678901B"),
+    FormField("parent.name", "Parent or carer's name", missing="Enter the parent or carer's name"),
     FormField("parent.email", "Parent or carer's email address", optional=True,
-              hint="We send the consent request and our decision here"),
-    FormField("first_day_of_absence", "First day of absence", "date"),
-    FormField("expected_return", "Expected return to school", "date", optional=True),
-    FormField("reason", "Reason for the absence", "radios", choices=enum_choices(AbsenceReason)),
+              hint="We send the consent request and our decision here",
+              invalid="Enter the parent or carer's email address in the correct format, like name@example.com"),
+    FormField("first_day_of_absence", "First day of absence", "date", missing="Enter the first day of absence"),
+    FormField("expected_return", "Expected return to school", "date", optional=True,
+              called="The expected return date"),
+    FormField("reason", "Reason for the absence", "radios", choices=enum_choices(AbsenceReason),
+              missing="Select the reason for the absence"),
     FormField("health_summary", "What you know about the child's health needs", "textarea", optional=True,
               hint="Only what the Inclusion Service needs to arrange education"),
     FormField("absence_days", "School days already missed this school year", "lines", optional=True,
-              hint="One date a line, for example 19/1/2026. Include earlier absences for the same illness."),
+              hint="One date a line, for example 19/1/2026. Include earlier absences for the same illness.",
+              invalid="Each school day already missed must be a real date, for example 19/1/2026"),
 )
+#: The school the notification is for: a list of its own on the page (only when the account has several).
+NOTIFY_SCHOOL = FormField("school_urn", "School", "select", missing="Select the school")
 SCHOOL_ACTION_SLUGS: dict[str, Action] = {"absences": Action.RECORD_ABSENCE_DAYS, "notes": Action.ADD_NOTE}
 
 
@@ -67,12 +76,13 @@ async def our_cases(request: Request, q: str | None = Query(None, max_length=200
 
 def _notify_page(request: Request, who: SignedIn, values: dict[str, Any], refusal: Refusal | None = None,
                  status_code: int = 200) -> Response:
+    refusal = in_users_words(refusal, (*NOTIFY_FIELDS, NOTIFY_SCHOOL)) if refusal else None
     return render(request, "school/notify.html", {
         "title": "Notify an absence through illness",
         "fields": NOTIFY_FIELDS,
         "values": values,
         "field_errors": refusal.fields if refusal else {},
-        "errors": refusal.summary(NOTIFY_FIELDS[0].id, labels=labels(NOTIFY_FIELDS)) if refusal else None,
+        "errors": refusal.summary(NOTIFY_FIELDS[0].id, labels=labels((*NOTIFY_FIELDS, NOTIFY_SCHOOL))) if refusal else None,
         "idempotency_key": values.get("idempotency_key") or str(uuid.uuid4()),
         "schools": sorted(who.person.school_urns),
         "school_items": [{"value": u, "text": f"URN {u}", "selected": u == values.get("school_urn")}
@@ -113,6 +123,8 @@ async def _case_page(request: Request, who: SignedIn, view: Any, *, action: Acti
                      done: str | None = None, status_code: int = 200) -> Response:
     case = school_view(view)
     officer = case.officer
+    if refusal and action:
+        refusal = in_users_words(refusal, FORMS[action].fields, dict(FORMS[action].aliases))
     names = await run_db(request, lambda s: display_names(s, [officer] if officer else []))
     forms = [FORMS[Action(a)] for a in case.allowed_actions]
     return render(request, "school/case.html", {
@@ -147,9 +159,9 @@ async def pupil_case_action(request: Request, case_ref: str, slug: str,
     form = await checked_form(request, who)
     spec = FORMS[action]
     values = form_values(spec.fields, form)
-
-    outcome = await run_action(request, who, case_ref, action, command_data(spec, values),
-                               str(form.get("idempotency_key") or ""))
+    data = command_data(spec, values)
+    outcome = check_form(spec, values, data, who.principal) or await run_action(
+        request, who, case_ref, action, data, str(form.get("idempotency_key") or ""))
     if isinstance(outcome, Refusal):
         view = await read_case(request, who, case_ref, "school case page")
         return await _case_page(request, who, view, action=action, values=values, refusal=outcome, status_code=400)

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
@@ -52,7 +53,7 @@ templates = Environment(
 )
 
 
-def _long_date(value: date | datetime | None) -> str:
+def long_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -60,7 +61,7 @@ def _long_date(value: date | datetime | None) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
-def _words(value: Any) -> str:
+def words(value: Any) -> str:
     """`home_tuition` -> `Home tuition`: enum values as a person reads them (`LABELS` where needed)."""
     raw = str(getattr(value, "value", value) or "")
     if raw in LABELS:
@@ -81,8 +82,8 @@ def _select_item(choice: tuple[str, str], current: str) -> dict[str, Any]:
     return {"value": choice[0], "text": choice[1], "selected": choice[0] == current}
 
 
-templates.filters["long_date"] = _long_date
-templates.filters["words"] = _words
+templates.filters["long_date"] = long_date
+templates.filters["words"] = words
 templates.filters["radio_item"] = _radio_item
 templates.filters["check_item"] = _check_item
 templates.filters["select_item"] = _select_item
@@ -227,8 +228,8 @@ _ERROR_TITLES = {
 }
 
 
-def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
-    title = _ERROR_TITLES.get(status, "Sorry, there is a problem with the service")
+def error_page(request: Request, status: int, detail: str, title: str | None = None) -> HTMLResponse:
+    title = title or _ERROR_TITLES.get(status, "Sorry, there is a problem with the service")
     return render(request, "error.html", {"title": title, "detail": detail}, status_code=status)
 
 
@@ -242,6 +243,9 @@ class PageRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except RequestValidationError:  # a query or path a link never makes (page=abc): no JSON on a page
+                return error_page(request, 400, "Check the web address is correct, or go back and use the page's "
+                                  "own links and filters.", title="Sorry, there is a problem with the web address")
             except SignInRequired:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return see_other("/sign-in?next=" + quote(target, safe=""))

@@ -235,3 +235,12 @@ async def test_the_caseload_comes_a_page_at_a_time_with_names(site: Any) -> None
     assert "Pupil" in second.text
     found = await c.get("/caseworker/caseload", params={"q": "pupil7"})
     assert "1 case" in found.text and "Pupil7 " in found.text
+
+
+async def test_a_web_address_a_page_cannot_read_gets_a_page_not_json(site: Any) -> None:
+    c, _ = site
+    await sign_in(c, PEOPLE["caseworker"][0])
+    for address in ("/caseworker/caseload?page=abc", "/caseworker/caseload?page=99999", "/caseworker/tasks?kind=" + "x" * 50):
+        r = await c.get(address)
+        assert r.status_code == 400 and r.headers["content-type"].startswith("text/html"), (address, r.text[:200])
+        assert "problem with the web address" in r.text and "Input should" not in r.text
