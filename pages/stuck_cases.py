@@ -24,6 +24,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from api.problems import TemporalUnavailable
 from domain.case_commands import CASE_REF_PATTERN
 from readmodel.tables import FailingActivity
 
@@ -107,7 +108,7 @@ async def technically_stuck(client_factory: Any, rows: list[FailingActivity]) ->
             client: Client = await client_factory()
             tasks = await _failing_workflow_tasks(client)
             confirmed = await asyncio.gather(*(_confirmed(client, ref, rs) for ref, rs in by_case.items()))
-    except (TimeoutError, RPCError, RuntimeError, OSError) as exc:
+    except (TimeoutError, TemporalUnavailable, RPCError, RuntimeError, OSError) as exc:
         recorded = [StuckCase(r.case_ref, f"{r.activity}: {r.reason}; attempt {r.attempt}", r.since)
                     for r in rows[:LIMIT]]
         return StuckCases(recorded, unconfirmed=f"Temporal could not be asked ({type(exc).__name__})")
