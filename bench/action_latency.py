@@ -80,26 +80,21 @@ async def run(rounds: int, per_round: int, long_notes: int, cases: int = CASES) 
                 httpx.AsyncClient(base_url=url, timeout=60) as http,
             ):
                 days = school_days_around_today()
-                refs = []
-                for n in range(cases):
-                    r = await http.post("/cases", headers=bearer(tokens["school"]),
-                                        json=notification(days, n, "act"))
-                    assert r.status_code == 201, r.text
-                    refs.append(r.json()["case_ref"])
+
+                async def open_cases(count: int, first: int, label: str) -> list[str]:
+                    refs = []
+                    for n in range(first, first + count):
+                        r = await http.post("/cases", headers=bearer(tokens["school"]),
+                                            json=notification(days, n, label))
+                        assert r.status_code == 201, r.text
+                        refs.append(r.json()["case_ref"])
+                    return refs
+
+                refs = await open_cases(cases, 0, "act")
                 # The direct updates go to cases of their own: nobody writes their answers to the read
                 # model, and a case whose read model is behind costs the API a read of the whole case.
-                direct_refs = []
-                for n in range(cases):
-                    r = await http.post("/cases", headers=bearer(tokens["school"]),
-                                        json=notification(days, n, "direct"))
-                    assert r.status_code == 201, r.text
-                    direct_refs.append(r.json()["case_ref"])
-                long_refs = []
-                for n in range(min(LONG_CASES, cases)):
-                    r = await http.post("/cases", headers=bearer(tokens["school"]),
-                                        json=notification(days, cases + n, "long"))
-                    assert r.status_code == 201, r.text
-                    long_refs.append(r.json()["case_ref"])
+                direct_refs = await open_cases(cases, 0, "direct")
+                long_refs = await open_cases(min(LONG_CASES, cases), cases, "long")
 
                 async def grow(ref: str) -> None:
                     for _ in range(long_notes):

@@ -31,9 +31,24 @@ from tests.support import free_port, make_settings
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
 PASSWORD = "a long enough test password"
 #: Every page axe checked and what it found (written to test-artifacts/axe.json by the journey).
 AXE_SEEN: list[dict[str, Any]] = []
+
+
+async def screenshots_if_failed(request: Any, pages: list[Any]) -> None:
+    """Every page a failed test opened, saved to test-artifacts/ as `<test>-<n>.png`."""
+    failed = getattr(request.node, "rep_call", None)
+    if failed is None or not failed.failed:
+        return
+    ARTIFACTS.mkdir(exist_ok=True)
+    for i, page in enumerate(pages):
+        try:
+            await page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{i}.png"), full_page=True)
+        except Exception:  # noqa: BLE001, S110 - a closed page has nothing to show
+            pass
+
 
 #: who -> (username, display name, role, school URNs)
 PEOPLE: dict[str, tuple[str, str, str, list[str]]] = {
@@ -149,12 +164,5 @@ async def browser_world(temporal_dev_server: Any, tmp_path: Path, request: pytes
         try:
             yield world
         finally:
-            failed = getattr(request.node, "rep_call", None)
-            if failed is not None and failed.failed:
-                ARTIFACTS.mkdir(exist_ok=True)
-                for i, page in enumerate(world.pages):
-                    try:
-                        await page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{i}.png"), full_page=True)
-                    except Exception:  # noqa: BLE001, S110 - a closed page has nothing to show
-                        pass
+            await screenshots_if_failed(request, world.pages)
             await browser.close()

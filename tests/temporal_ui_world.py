@@ -24,7 +24,7 @@ from domain.search_attributes import ALL_KEYS
 from infra.settings import Settings
 from infra.temporal_client import build_data_converter
 from tests.api_world import case_worker, migrate_and_create_keys
-from tests.browser_world import ARTIFACTS, chromium_or_skip, create_people, serving
+from tests.browser_world import ARTIFACTS, chromium_or_skip, create_people, screenshots_if_failed, serving
 from tests.support import dev_server_path, eventually, free_port, make_settings, school_days_around_today
 
 HEALTH = "Leukaemia treatment; immunosuppressed until March"
@@ -155,14 +155,7 @@ async def ui_world(ui_server: UiServer, tmp_path: Path, request: pytest.FixtureR
         try:
             yield world
         finally:
-            failed = getattr(request.node, "rep_call", None)
-            if failed is not None and failed.failed:
-                ARTIFACTS.mkdir(exist_ok=True)
-                for i, page in enumerate(world.pages):
-                    try:
-                        await page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{i}.png"), full_page=True)
-                    except Exception:  # noqa: BLE001, S110 - a closed page has nothing to show
-                        pass
+            await screenshots_if_failed(request, world.pages)
             await browser.close()
 
 

@@ -6,11 +6,9 @@ name; a caseworker's is refused at once with the reason; an expired or wrongly s
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
-import os
 import secrets
 import time
 import uuid
@@ -29,13 +27,12 @@ from temporalio.api.common.v1 import Payload, Payloads
 from api.app import create_app
 from infra.encryption import Keyring
 from infra.payload_codec import EncryptionCodec
-from pages.assets import PROJECT_ROOT
 from readmodel.database import get_engine
 from readmodel.migrate import upgrade
 from readmodel.tables import AccessRecord, Account
 from tests.api_world import api_client
+from tests.oidc_world import first_form, running_provider
 from tests.support import eventually, free_port, make_settings
-from tests.test_oidc_sign_in import PROVIDER, _form, _node_or_skip
 
 CLIENT_ID, CLIENT_SECRET = "casework-ui", "casework-ui-secret"
 CASE_REF = "MN-26-7K3Q9P"
@@ -50,24 +47,11 @@ ACCOUNTS = {
 async def provider(ttl_seconds: int = 3600) -> AsyncIterator[tuple[str, str]]:
     """A running provider: its issuer, and the redirect URI of the UI's client (nothing listens there:
     the code is read from the redirect, as the UI server's callback would)."""
-    node = _node_or_skip()
-    port = free_port()
-    issuer, redirect_uri = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{free_port()}/auth/sso/callback"
-    process = await asyncio.create_subprocess_exec(
-        node, str(PROVIDER), str(port), CLIENT_ID, CLIENT_SECRET, redirect_uri, cwd=str(PROJECT_ROOT),
-        env={**os.environ, "OIDC_ACCOUNTS": json.dumps(ACCOUNTS), "OIDC_ACCESS_TOKEN_AUDIENCE": CLIENT_ID,
-             "OIDC_ACCESS_TOKEN_TTL": str(ttl_seconds)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        assert process.stdout is not None
-        async with asyncio.timeout(30):
-            while b"listening" not in (line := await process.stdout.readline()):
-                assert line, "the provider exited before listening"
+    redirect_uri = f"http://127.0.0.1:{free_port()}/auth/sso/callback"
+    async with running_provider(free_port(), CLIENT_ID, CLIENT_SECRET, redirect_uri, ACCOUNTS,
+                                OIDC_ACCESS_TOKEN_AUDIENCE=CLIENT_ID,
+                                OIDC_ACCESS_TOKEN_TTL=str(ttl_seconds)) as issuer:
         yield issuer, redirect_uri
-    finally:
-        process.terminate()
-        await process.wait()
 
 
 async def access_token(issuer: str, redirect_uri: str, login: str) -> str:
@@ -91,7 +75,7 @@ async def access_token(issuer: str, redirect_uri: str, login: str) -> str:
         for _ in range(3):  # login, then consent
             if isinstance(step, httpx.URL):
                 break
-            action, fields = _form(step)
+            action, fields = first_form(step)
             step = await follow(await c.post(action, data={**fields, "login": login, "password": "any"}))
         assert isinstance(step, httpx.URL), "the provider did not come back with a code"
         code = step.params["code"]

@@ -4,26 +4,20 @@ login and consent pages, then the app's own session. Roles and schools come from
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import re
-import shutil
 import uuid
 from collections.abc import AsyncIterator
-from html import unescape
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from pages.assets import NODE_MODULES, PROJECT_ROOT
 from readmodel.migrate import upgrade
 from tests.browser_world import serving
+from tests.oidc_world import first_form, running_provider
 from tests.support import free_port, make_settings
 
-PROVIDER = Path(__file__).parent / "oidc_provider" / "provider.mjs"
 CLIENT_ID, CLIENT_SECRET = "casework-test", "casework-test-secret"
 ACCOUNTS = {
     "jo": {"name": "Jo Bloggs", "preferred_username": "jo.bloggs@council.example", "roles": ["caseworker"]},
@@ -33,32 +27,12 @@ ACCOUNTS = {
 }
 
 
-def _node_or_skip() -> str:
-    node = shutil.which("node")
-    if node and (NODE_MODULES / "oidc-provider").is_dir():
-        return node
-    message = "node and node_modules/oidc-provider are needed (scripts/bootstrap.sh runs npm ci)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
-    node = _node_or_skip()
-    app_port, provider_port = free_port(), free_port()
+    app_port = free_port()
     base = f"http://localhost:{app_port}"
-    issuer = f"http://127.0.0.1:{provider_port}"
-    process = await asyncio.create_subprocess_exec(
-        node, str(PROVIDER), str(provider_port), CLIENT_ID, CLIENT_SECRET, f"{base}/sign-in/oidc/callback",
-        cwd=str(PROJECT_ROOT), env={**os.environ, "OIDC_ACCOUNTS": json.dumps(ACCOUNTS)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        assert process.stdout is not None
-        async with asyncio.timeout(30):
-            while b"listening" not in (line := await process.stdout.readline()):
-                assert line, "the provider exited before listening"
+    async with running_provider(free_port(), CLIENT_ID, CLIENT_SECRET, f"{base}/sign-in/oidc/callback",
+                                ACCOUNTS) as issuer:
         settings = make_settings(
             tmp_path, environment="development", api_port=app_port, temporal_address=f"127.0.0.1:{free_port()}",
             task_queue=f"oidc-{uuid.uuid4().hex}", oidc_issuer=issuer, oidc_client_id=CLIENT_ID,
@@ -67,17 +41,6 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
         upgrade(settings.database_url)
         async with serving(settings) as url:
             yield url, issuer
-    finally:
-        process.terminate()
-        await process.wait()
-
-
-def _form(page: httpx.Response) -> tuple[str, dict[str, str]]:
-    """The page's first form: its absolute action and its hidden fields."""
-    action = re.search(r'<form[^>]*action="([^"]+)"', page.text)
-    assert action, page.text[:800]
-    fields = dict(re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page.text))
-    return str(page.url.join(unescape(action.group(1)))), fields
 
 
 async def sign_in_with_provider(c: httpx.AsyncClient, base: str, login: str, next_page: str = "") -> httpx.Response:
@@ -86,10 +49,10 @@ async def sign_in_with_provider(c: httpx.AsyncClient, base: str, login: str, nex
     page = await c.get(f"{base}/sign-in/oidc" + (f"?next={next_page}" if next_page else ""))
     if str(page.url).startswith(base):  # the provider remembered the person: straight back
         return page
-    action, fields = _form(page)  # the provider's login page
+    action, fields = first_form(page)  # the provider's login page
     page = await c.post(action, data={**fields, "login": login, "password": "anything"})
     if not str(page.url).startswith(base):
-        action, fields = _form(page)  # its consent page
+        action, fields = first_form(page)  # its consent page
         page = await c.post(action, data=fields)
     return page
 

@@ -6,6 +6,8 @@ folder's conftest.py."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from api.app import create_app
 from infra.access_keys import create_api_key, revoke_api_key
 from infra.settings import Settings
 from readmodel.database import make_engine, session_scope
@@ -115,3 +118,14 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert body["title"] and body["type"]
     assert "Traceback" not in response.text
     return body
+
+
+@asynccontextmanager
+async def seeded_api(settings: Settings) -> AsyncIterator[Api]:
+    """The app on a seeded read model (`seed`), through its lifespan, with an HTTP client on it."""
+    tokens = seed(settings)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Api(app, client, settings, tokens)

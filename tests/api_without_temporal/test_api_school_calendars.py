@@ -7,11 +7,9 @@ from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
-import httpx
 import pytest
 
-from api.app import create_app
-from tests.api_without_temporal.stub_api import URN_A, URN_B, Api, assert_problem, seed
+from tests.api_without_temporal.stub_api import URN_A, URN_B, Api, assert_problem, seeded_api
 from tests.support import free_port, make_settings
 
 # School A's half-term is the week after the council's (26-30 October 2026).
@@ -42,12 +40,8 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     folder.mkdir()
     (folder / f"{URN_A}.toml").write_text(OWN_DATES, encoding="utf-8")
     settings = make_settings(tmp_path, temporal_address=f"127.0.0.1:{free_port()}", school_calendars_dir=folder)
-    tokens = seed(settings)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(app, client, settings, tokens)
+    async with seeded_api(settings) as api:
+        yield api
 
 
 def _notification(urn: str, first_day: str) -> dict:
