@@ -24,6 +24,7 @@ bench: bootstrap
 	.venv/bin/python -m bench.projection_write
 	.venv/bin/python -m bench.long_case
 	.venv/bin/python -m bench.page_latency
+	.venv/bin/python -m bench.scale_out --cases 40 --concurrency 10 --repeats 2
 
 # Mutation testing of the pure rules in domain/ against the pure tests only ([tool.mutmut] in
 # pyproject.toml). Results are cached in mutants/ (a rerun tests only what changed; `make clean`

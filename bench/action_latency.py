@@ -168,6 +168,9 @@ def report(samples: dict[str, list[float]], long_notes: int) -> None:
     print(f"median ratio ours/raw (no codec): {ratio:.2f}x   (target <= 1.5x: {'met' if ratio <= 1.5 else 'MISSED'})")
     for other in ("raw update, codec", "raw update + 1 activity, codec", "  our add_note update, client direct"):
         print(f"median ratio ours/{other}: {statistics.median(ours) / statistics.median(samples[other]):.2f}x")
+    floor = statistics.median(samples["  our add_note update, client direct"]) + statistics.median(samples["  GET /healthz (HTTP floor)"])
+    print(f"floor with no API work at all (our update sent direct + the HTTP floor): {ms(floor)}, "
+          f"{floor / statistics.median(raw):.2f}x the raw update; the API's own work: {ms(statistics.median(ours) - floor)}")
     old = samples[long_row(long_notes)]
     raw_median = statistics.median(raw)
     print(f"case with {long_notes}+ notes: median ratio ours/raw (no codec) {statistics.median(old) / raw_median:.2f}x, "
