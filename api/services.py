@@ -97,18 +97,16 @@ class Services:
     notify_locks: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
 
     def calendar(self, school_urn: str | None = None) -> SchoolCalendar:
-        """The school calendar (term dates) around today, loaded once per school: the school's own when
-        it sets its own dates (`school_calendars_dir`), else the council's (also with no school given)."""
-        calendar = self._calendars.get(school_urn)
+        """The school calendar (term dates) around today, loaded once: the school's own when it sets
+        its own dates (`school_calendars_dir`), else the council's (also with no school given)."""
+        own = self.settings.own_calendar_file(school_urn) if school_urn else None
+        key = school_urn if own is not None else None
+        calendar = self._calendars.get(key)
         if calendar is None:
-            own = self.settings.own_calendar_file(school_urn) if school_urn else None
-            if own is None and school_urn is not None:
-                calendar = self.calendar()  # the council's, shared
-            else:
-                this_year = date.today().year
-                calendar = SchoolCalendar(load_calendar_data(
-                    self.settings.school_calendar_file, this_year - 6, this_year + 1, school_file=own))
-            self._calendars[school_urn] = calendar
+            this_year = date.today().year
+            data = load_calendar_data(self.settings.school_calendar_file, this_year - 6, this_year + 1,
+                                      school_file=own)
+            calendar = self._calendars[key] = SchoolCalendar(data)
         return calendar
 
 

@@ -75,3 +75,14 @@ def test_each_school_has_the_calendar_it_follows(api: Api) -> None:
     assert own.is_school_day(date(2026, 10, 27)) and not own.is_school_day(date(2026, 11, 3))
     assert not council.is_school_day(date(2026, 10, 27)) and council.is_school_day(date(2026, 11, 3))
     assert svc.calendar() is council  # loaded once, shared by every school on the council's dates
+
+
+async def test_a_school_given_its_own_dates_while_the_api_runs_is_held_to_them_at_once(api: Api) -> None:
+    # The council adds school B's own term dates without restarting anything (the worker's rules
+    # read a new file at the next case too): B's next notification is checked against them.
+    before = assert_problem(await api.client.post(
+        "/cases", headers=api.h("school_b"), json=_notification(URN_B, "2026-10-27")), 422)
+    assert "2026-10-27 is not a school day" in before["detail"]
+    (api.settings.school_calendars_dir / f"{URN_B}.toml").write_text(OWN_DATES, encoding="utf-8")
+    after = await api.client.post("/cases", headers=api.h("school_b"), json=_notification(URN_B, "2026-10-27"))
+    assert after.status_code == 503, after.text  # past the date checks, to Temporal (unreachable here)
