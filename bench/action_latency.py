@@ -58,6 +58,9 @@ NOTE = "Called the parent; tuition going well this week."
 
 
 OURS = "API POST /cases/{ref}/notes"
+RAW = "raw update, no codec"
+DIRECT = "  our add_note update, client direct"
+HTTP_FLOOR = "  GET /healthz (HTTP floor)"
 
 
 def long_row(long_notes: int) -> str:
@@ -147,11 +150,11 @@ async def run(rounds: int, per_round: int, long_notes: int, cases: int = CASES) 
                 contenders = {
                     OURS: api_note,
                     long_row(long_notes): api_note_long,
-                    "raw update, no codec": raw_plain,
+                    RAW: raw_plain,
                     "raw update, codec": raw_coded,
                     "raw update + 1 activity, codec": raw_coded_activity,
-                    "  our add_note update, client direct": direct_update,
-                    "  GET /healthz (HTTP floor)": http_floor,
+                    DIRECT: direct_update,
+                    HTTP_FLOOR: http_floor,
                 }
                 await interleaved(1, 10, contenders)  # warm-up: connections, caches, sticky queues
                 return await interleaved(rounds, per_round, contenders)
@@ -161,20 +164,18 @@ def report(samples: dict[str, list[float]], long_notes: int) -> None:
     header("API action latency vs raw Temporal update (sequential calls)")
     for name, values in samples.items():
         print(describe(name, values))
-    ours = samples[OURS]
-    raw = samples["raw update, no codec"]
-    ratio = statistics.median(ours) / statistics.median(raw)
-    p99 = percentile(ours, 99)
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    ours, raw, old = median[OURS], median[RAW], median[long_row(long_notes)]
+    ratio = ours / raw
+    p99 = percentile(samples[OURS], 99)
     print(f"median ratio ours/raw (no codec): {ratio:.2f}x   (target <= 1.5x: {'met' if ratio <= 1.5 else 'MISSED'})")
-    for other in ("raw update, codec", "raw update + 1 activity, codec", "  our add_note update, client direct"):
-        print(f"median ratio ours/{other}: {statistics.median(ours) / statistics.median(samples[other]):.2f}x")
-    floor = statistics.median(samples["  our add_note update, client direct"]) + statistics.median(samples["  GET /healthz (HTTP floor)"])
+    for other in ("raw update, codec", "raw update + 1 activity, codec", DIRECT):
+        print(f"median ratio ours/{other}: {ours / median[other]:.2f}x")
+    floor = median[DIRECT] + median[HTTP_FLOOR]
     print(f"floor with no API work at all (our update sent direct + the HTTP floor): {ms(floor)}, "
-          f"{floor / statistics.median(raw):.2f}x the raw update; the API's own work: {ms(statistics.median(ours) - floor)}")
-    old = samples[long_row(long_notes)]
-    raw_median = statistics.median(raw)
-    print(f"case with {long_notes}+ notes: median ratio ours/raw (no codec) {statistics.median(old) / raw_median:.2f}x, "
-          f"{statistics.median(old) / statistics.median(ours):.2f}x the young cases' median; p99 {ms(percentile(old, 99))}")
+          f"{floor / raw:.2f}x the raw update; the API's own work: {ms(ours - floor)}")
+    print(f"case with {long_notes}+ notes: median ratio ours/raw (no codec) {old / raw:.2f}x, "
+          f"{old / ours:.2f}x the young cases' median; p99 {ms(percentile(samples[long_row(long_notes)], 99))}")
     print(f"p99 ours: {ms(p99)}   (target < 250 ms: {'met' if p99 < 0.25 else 'MISSED'})")
 
 
